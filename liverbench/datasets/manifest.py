@@ -1,0 +1,54 @@
+"""Cases listed in a CSV file: columns id, image, mask (mask optional).
+
+Layout: a CSV with a header row holding at least `id` and `image`; `mask` may be absent or
+empty for cases without a reference. Paths are relative to the CSV's folder unless absolute;
+an image may also be a DICOM series directory. Any other columns (phase, source, ...) go into
+the case's `meta`. Masks must be binary unless `min_label` is set (see nifti-folder).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from liverbench.datasets._files import CaseFiles, FileDataset
+from liverbench.errors import InputError
+
+REQUIRED_COLUMNS = ("id", "image")
+
+
+class ManifestDataset(FileDataset):
+    """manifest layout: a CSV with columns id,image[,mask] and paths relative to the CSV."""
+
+    name = "manifest"
+
+    def __init__(self, path: str, min_label: int | None = None) -> None:
+        super().__init__(path=str(path), min_label=min_label)
+        self.min_label = None if min_label is None else int(min_label)
+        csv_path = Path(path).expanduser()
+        if not csv_path.is_file():
+            raise InputError(f"dataset 'manifest': CSV file {csv_path} not found")
+        base = csv_path.parent
+        with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+            if missing:
+                raise InputError(f"dataset 'manifest': {csv_path} lacks column(s) {missing}; header is {columns}")
+            cases = {}
+            for line, row in enumerate(reader, start=2):
+                row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+                case_id = row.pop("id")
+                image, mask = row.pop("image"), row.pop("mask", "")
+                if not case_id or not image:
+                    raise InputError(f"dataset 'manifest': {csv_path} line {line}: id and image must not be empty")
+                if case_id in cases:
+                    raise InputError(f"dataset 'manifest': {csv_path} line {line}: duplicate id {case_id!r}")
+                image_path = base / image
+                mask_path = base / mask if mask else None
+                for p in (image_path, mask_path):
+                    if p is not None and not p.exists():
+                        raise InputError(f"dataset 'manifest': {csv_path} line {line}: {p} not found")
+                meta = {k: v for k, v in row.items() if k and v}
+                cases[case_id] = CaseFiles(image_path, mask_path, meta)
+        self._set_cases(base, cases, csv_path)
