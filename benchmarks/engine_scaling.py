@@ -1,0 +1,128 @@
+"""Engine scaling: the same 24 evaluation rows on 1 Ray worker and on 2, in one process; and
+Ray's per-task overhead measured with no-op tasks.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/engine_scaling.py [--cases 24] [--preset small]
+
+Rows: the learning-free `intensity` baseline (no fit) + `threshold` on `--cases` synthetic
+phantoms, split "none" (every case scored). Each configuration gets a fresh local Ray instance
+with N CPU slots *and* pinned to N cores (`sched_setaffinity` before `ray.init`; Ray's raylet
+and workers inherit it), so "1 worker" really is one core even on a bigger machine. The wall
+time is `runner.run` end to end (prediction actors start, cases are read and generated in the
+workers, predicted, refined, scored, stored), Ray start-up excluded.
+
+Overhead: (a) round trip of one no-op task at a time (submit + get), median of 200; (b) 1000
+no-op tasks submitted at once, wall / 1000. Pass: speed-up >= 1.7 and (a) < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def run_rows(workers: int, cases: int, preset: str, root: Path) -> tuple[float, int, float]:
+    import ray
+
+    from liverbench import runner
+    from liverbench.config import resolve
+
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < workers:
+        raise SystemExit(f"needs {workers} cores, this process may use {len(cores)}")
+    os.sched_setaffinity(0, set(cores[:workers]))
+    try:
+        ray.init(num_cpus=workers, num_gpus=0, include_dashboard=False, log_to_driver=False)
+        cfg = resolve({
+            "name": f"scaling-{workers}w", "runs_dir": str(root),
+            "dataset": {"name": "synthetic", "params": {"n_cases": cases, "preset": preset, "seed": 0}},
+            "split": {"kind": "none"},
+            "methods": [{"name": "intensity", "params": {}}],
+            "postprocessors": [],
+            "execution": {"backend": "ray", "num_cpus": workers, "max_in_flight": 2 * workers},
+        })
+        t0 = time.perf_counter()
+        out = runner.run(cfg, quiet=True)
+        wall = time.perf_counter() - t0
+        if out.exit_code != 0:
+            raise SystemExit(out.summary())
+        from liverbench.store import ResultStore
+
+        rows = ResultStore(out.run_dir).rows()
+        # time spent inside the units of work (read + predict + refine + score), summed over rows
+        busy = float(rows[["t_read", "t_preprocess", "t_predict", "t_refine", "t_metrics"]].sum().sum())
+        return wall, out.n_ok, busy
+    finally:
+        ray.shutdown()
+        os.sched_setaffinity(0, set(cores))
+
+
+def task_overhead() -> tuple[float, float]:
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        @ray.remote(num_cpus=1)
+        def noop():
+            return None
+
+        ray.get([noop.remote() for _ in range(50)])  # start the workers
+        singles = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            ray.get(noop.remote())
+            singles.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ray.get([noop.remote() for _ in range(1000)])
+        batch = (time.perf_counter() - t0) / 1000
+        return statistics.median(singles), batch
+    finally:
+        ray.shutdown()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cases", type=int, default=24)
+    p.add_argument("--preset", default="small")
+    p.add_argument("--repeats", type=int, default=2, help="interleaved 1-worker / 2-worker pairs (median)")
+    args = p.parse_args(argv)
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    busy: dict[int, list[float]] = {1: [], 2: []}
+    with tempfile.TemporaryDirectory(prefix="liverbench-scaling-") as tmp:
+        # a warm-up run so both timed runs find the file cache and imports equally warm
+        run_rows(1, 2, args.preset, Path(tmp) / "warm")
+        # interleaved, so a change in the machine's load hits both configurations alike
+        for r in range(args.repeats):
+            for w in (1, 2):
+                wall, n, b = run_rows(w, args.cases, args.preset, Path(tmp) / f"r{r}")
+                walls[w].append(wall)
+                busy[w].append(b)
+                n1 = n2 = n
+                print(f"  repeat {r}: {w} worker(s) {wall:.2f} s", flush=True)
+    single, batch = task_overhead()
+    one, two = statistics.median(walls[1]), statistics.median(walls[2])
+    speedup = one / two
+    # parallel efficiency: time inside the units / (wall x workers); 1.0 = no idle worker
+    eff1 = statistics.median(b / w for b, w in zip(busy[1], walls[1]))
+    eff2 = statistics.median(b / (2 * w) for b, w in zip(busy[2], walls[2]))
+    ok = speedup >= 1.7 and single < 0.050
+    print(f"rows: {n1} (1 worker), {n2} (2 workers); intensity + threshold on {args.cases} '{args.preset}' phantoms")
+    print(f"wall 1 worker  : {one:7.2f} s  ({one / n1:.3f} s/row)")
+    print(f"wall 2 workers : {two:7.2f} s  ({two / n2:.3f} s/row)")
+    print(f"speed-up       : {speedup:.2f}x  (target >= 1.7; per pair: "
+          f"{', '.join(f'{a / b:.2f}x' for a, b in zip(walls[1], walls[2]))})")
+    print(f"worker busy    : {eff1:.0%} (1 worker), {eff2:.0%} (2 workers) of wall x workers")
+    print(f"Ray no-op task : {single * 1000:.2f} ms round trip (median of 200), "
+          f"{batch * 1000:.2f} ms each in a batch of 1000  (target < 50 ms)")
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""The `liverbench` command line.
+
+    liverbench run CONFIG [--dry-run] [--set key=value ...] [--retry-failed] [--quiet] [--report DIR]
+    liverbench eval --pred DIR --ref DIR|DATASET [--pattern ...] [--out FILE]
+    liverbench report RUN [--out DIR]
+    liverbench methods
+    liverbench profile METHOD [--refine PP] [--cases N] [--repeats R] [--dataset NAME]
+    liverbench tune-refinement PP --method METHOD [--cases N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from liverbench.errors import ConfigError, InputError, LiverbenchError, RegistryError, UnknownNameError
+
+EXIT_OK, EXIT_FAILED_ROWS, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+EXIT_CODES = """exit codes:
+  0  everything succeeded
+  1  the command ran, but some rows (cases, methods) failed; they are listed at the end
+  2  usage or configuration error (unknown key, unknown method name, bad value); nothing ran
+  3  input data error (missing, unreadable or inconsistent image / mask files)"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _json_arg(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"preset\": \"cpu\"}'")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="liverbench", formatter_class=_Formatter,
+        description="Train, evaluate and compare 3D CT liver segmentation methods the SLiver07 way.",
+        epilog=EXIT_CODES)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    r = sub.add_parser("run", formatter_class=_Formatter, help="run (or resume) the benchmark a TOML config describes",
+                       description="Run the benchmark a TOML config describes. Re-running the same command resumes: "
+                                   "rows already stored are skipped.",
+                       epilog="examples:\n  liverbench run benchmarks/demo.toml --dry-run\n"
+                              "  liverbench run benchmarks/demo.toml --set execution.backend=local --quiet\n"
+                              "  liverbench run benchmarks/demo.toml --set methods.0.params.preset=paper\n\n" + EXIT_CODES)
+    r.add_argument("config", help="run config (TOML)")
+    r.add_argument("--dry-run", action="store_true", help="print the plan (fits, rows, resources) and exit")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (TOML syntax; repeatable), e.g. execution.num_cpus=4")
+    r.add_argument("--retry-failed", action="store_true", help="re-run rows stored as failed")
+    r.add_argument("--quiet", action="store_true", help="no progress display (for CI)")
+    r.add_argument("--report", metavar="DIR", help="build the report into DIR after the run")
+
+    e = sub.add_parser("eval", formatter_class=_Formatter, help="score masks produced elsewhere",
+                       description="Score predicted masks against references, matching files by case id, "
+                                   "and print a SLiver07 table.",
+                       epilog="examples:\n  liverbench eval --pred out/ --ref refs/ --out scores.csv\n"
+                              "  liverbench eval --pred out/ --ref sliver07 --ref-params '{\"root\": \"data/sliver07\"}'\n\n"
+                              + EXIT_CODES)
+    e.add_argument("--pred", required=True, metavar="DIR", help="folder of predicted masks")
+    e.add_argument("--ref", required=True, metavar="DIR|DATASET",
+                   help="folder of reference masks, or a registered dataset name (see --ref-params)")
+    e.add_argument("--ref-params", type=_json_arg, default={}, metavar="JSON", help="parameters of the reference dataset")
+    e.add_argument("--pattern", default=None,
+                   help="file name of a prediction, e.g. '{case_id}/pred.nii.gz' (default: <case_id>.<ext>)")
+    e.add_argument("--ref-pattern", default=None, help="file name of a reference mask in a --ref folder")
+    e.add_argument("--out", metavar="FILE", help="write the per-case table (.csv or .parquet)")
+    e.add_argument("--convention", default="sliver07", help="metrics convention (default sliver07)")
+    e.add_argument("--nsd-tolerance", type=float, default=1.0, metavar="MM", help="surface Dice tolerance in mm")
+
+    rep = sub.add_parser("report", help="build the report of a run directory")
+    rep.add_argument("run", help="run directory (runs/<name>)")
+    rep.add_argument("--out", metavar="DIR", help="output folder (default: RUN/report)")
+    rep.add_argument("--formats", default="md,html,csv,tex", help="comma-separated: md,html,csv,tex")
+
+    m = sub.add_parser("methods", help="list segmenters, post-processors and datasets with their packages")
+    m.add_argument("--no-load", action="store_true", help="list names only; import no plugin")
+
+    pr = sub.add_parser("profile", formatter_class=_Formatter, help="time inference and refinement per stage",
+                        description="Time a method's inference (and a refinement) per stage on N cases, R repeats: "
+                                    "median and p90 of warm calls (the first, cold call is shown apart), peak memory.")
+    _method_args(pr)
+    pr.add_argument("--refine", metavar="PP", help="also time this post-processor")
+    pr.add_argument("--refine-params", type=_json_arg, default={}, metavar="JSON")
+    pr.add_argument("--repeats", type=int, default=3, help="timed calls per case (default 3)")
+
+    t = sub.add_parser("tune-refinement", formatter_class=_Formatter,
+                       help="grid-search a refinement's parameters on a method's predictions",
+                       description="Predict N cases with a method, then grid-search a post-processor's "
+                                   "parameters (its param_grid) on those predictions.")
+    t.add_argument("postprocessor", metavar="PP")
+    _method_args(t, positional=False)
+    t.add_argument("--metric", default="score", help="metric to optimise (default score)")
+    t.add_argument("--out", metavar="FILE", help="write the grid table (.csv or .parquet)")
+    return p
+
+
+def _method_args(p: argparse.ArgumentParser, positional: bool = True) -> None:
+    if positional:
+        p.add_argument("method", help="segmenter name")
+    else:
+        p.add_argument("--method", required=True, help="segmenter whose predictions are refined")
+    p.add_argument("--params", type=_json_arg, default={}, metavar="JSON", help="method parameters")
+    p.add_argument("--model", metavar="DIR", help="a trained model (runs/<name>/fits/<fit_key>); "
+                                                  "else trainable methods are fitted on --fit-cases first")
+    p.add_argument("--fit-cases", type=int, default=4, help="cases to fit on when no --model (default 4)")
+    p.add_argument("--cases", type=int, default=4, help="cases to use (default 4)")
+    p.add_argument("--dataset", default="synthetic", help="dataset name (default synthetic)")
+    p.add_argument("--dataset-params", type=_json_arg, default=None, metavar="JSON",
+                   help="dataset parameters (default for synthetic: small phantoms)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (ConfigError, UnknownNameError, RegistryError) as exc:
+        print(f"liverbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InputError as exc:
+        print(f"liverbench: input error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except LiverbenchError as exc:
+        print(f"liverbench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("liverbench: interrupted; finished rows are stored, re-run the command to resume", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "eval":
+        return cmd_eval(args)
+    if args.command == "report":
+        return cmd_report(args)
+    if args.command == "methods":
+        return cmd_methods(args)
+    if args.command == "profile":
+        from liverbench.profiling import cmd_profile
+
+        return cmd_profile(args)
+    if args.command == "tune-refinement":
+        from liverbench.profiling import cmd_tune
+
+        return cmd_tune(args)
+    raise AssertionError(args.command)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from liverbench import runner
+    from liverbench.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    if args.dry_run:
+        runner.dry_run(cfg)
+        return EXIT_OK
+    outcome = runner.run(cfg, retry_failed=args.retry_failed, quiet=args.quiet)
+    print(outcome.summary())
+    if args.report:
+        from liverbench.report import build_report
+
+        path = build_report(outcome.run_dir, Path(args.report))
+        print(f"report: {path}")
+    return outcome.exit_code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from liverbench.report import build_report
+
+    run_dir = Path(args.run)
+    if not (run_dir / "config.json").is_file():
+        raise ConfigError(f"report: {run_dir} is not a run directory (no config.json)")
+    out = Path(args.out) if args.out else run_dir / "report"
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    print(build_report(run_dir, out, formats=formats))
+    return EXIT_OK
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from liverbench import registry
+
+    rows = registry.describe(load=not args.no_load)
+    print(registry.format_methods_table(rows))
+    return EXIT_OK
+
+
+# --- eval: score masks made elsewhere ---------------------------------------------------------
+
+_MASK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd")
+
+
+def _case_id_of(path: Path) -> str | None:
+    name = path.name
+    for suffix in _MASK_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def _index_folder(folder: Path, pattern: str | None, case_ids: list[str] | None) -> dict[str, Path]:
+    """case id -> file. With a pattern, ids come from the other side; else from file names."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder")
+    if pattern:
+        if "{case_id}" not in pattern:
+            raise ConfigError(f"--pattern {pattern!r} must contain '{{case_id}}'")
+        if case_ids is None:  # derive ids by matching the pattern against the files
+            import re
+
+            head, tail = pattern.split("{case_id}", 1)
+            rx = re.compile(re.escape(head) + r"(?P<id>.+?)" + re.escape(tail) + "$")
+            out = {}
+            for p in sorted(folder.rglob("*")):
+                m = rx.match(p.relative_to(folder).as_posix())
+                if m and p.is_file():
+                    out[m.group("id")] = p
+            return out
+        return {cid: folder / pattern.format(case_id=cid) for cid in case_ids
+                if (folder / pattern.format(case_id=cid)).exists()}
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        cid = _case_id_of(p)
+        if cid is None:
+            continue
+        if cid in out:
+            raise InputError(f"{folder}: two files for case {cid!r}: {out[cid].name} and {p.name}")
+        out[cid] = p
+    return out
+
+
+def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | None = None,
+                    pattern: str | None = None, ref_pattern: str | None = None, convention: str = "sliver07",
+                    nsd_tolerance_mm: float = 1.0):
+    """Score every predicted mask against its reference; a DataFrame with one row per case."""
+    import pandas as pd
+
+    from liverbench.executors.units import error_text
+    from liverbench.io import read_volume
+    from liverbench.metrics import evaluate
+    from liverbench.schema import METRIC_COLUMNS
+    from liverbench.validate import binary_mask, same_grid
+
+    pred_dir = Path(pred)
+    if Path(ref).is_dir():
+        refs = _index_folder(Path(ref), ref_pattern, None)
+        ref_ids = sorted(refs)
+        load_ref = lambda cid: read_volume(refs[cid])  # noqa: E731
+        ref_name = str(ref)
+    else:
+        from liverbench import registry
+
+        try:
+            ds = registry.get_dataset(ref)(**(ref_params or {}))
+        except UnknownNameError as exc:
+            raise ConfigError(f"--ref {ref!r} is neither a folder nor a dataset: {exc}") from exc
+        except TypeError as exc:
+            raise ConfigError(f"--ref-params: dataset {ref!r} rejected {ref_params!r}: {exc}") from exc
+        ref_ids = sorted(ds.case_ids())
+
+        def load_ref(cid):
+            case = ds.load(cid)
+            if case.mask is None:
+                raise InputError(f"case {cid!r}: dataset {ref!r} has no reference mask for it")
+            return case.mask
+        ref_name = ref
+    if not ref_ids:
+        raise InputError(f"{ref}: no reference masks found")
+    preds = _index_folder(pred_dir, pattern, ref_ids if pattern else None)
+    rows = []
+    for cid in ref_ids:
+        row: dict[str, Any] = {"case_id": cid, "reference": ref_name, "prediction": str(preds.get(cid, ""))}
+        try:
+            if cid not in preds:
+                raise InputError(f"case {cid!r}: no prediction in {pred_dir}")
+            ref_vol = load_ref(cid)
+            pred_vol = read_volume(preds[cid])
+            where = f"{preds[cid]} (case {cid!r})"
+            same_grid(ref_vol, pred_vol, where)
+            seg = binary_mask(pred_vol.array, where)
+            truth = binary_mask(ref_vol.array, f"reference of case {cid!r}")
+            m = evaluate(seg, truth, ref_vol.spacing, convention=convention, nsd_tolerance_mm=nsd_tolerance_mm)
+            row["note"] = m.pop("note", "") or ""
+            row.update(m)
+            row.update(status="ok", error="")
+        except InputError as exc:
+            row.update(status="failed", error=str(exc), error_kind="input")
+        except Exception as exc:  # noqa: BLE001 -- one bad case must not hide the others
+            row.update(status="failed", error=error_text(exc), error_kind="other")
+        rows.append(row)
+    extra = sorted(set(preds) - set(ref_ids))
+    df = pd.DataFrame(rows)
+    for col in METRIC_COLUMNS:
+        if col not in df.columns:
+            df[col] = float("nan")
+    df.attrs["unmatched_predictions"] = extra
+    return df
+
+
+def sliver07_table(df) -> str:
+    """Per-case SLiver07 table (metric and score for each of the five measures), plus the mean."""
+    from liverbench.schema import SLIVER07
+
+    head = f"{'case':<16}" + "".join(f"{m.label + ' ' + m.unit:>12}{'score':>7}" for m in SLIVER07) + f"{'Score':>8}"
+    lines = [head, "-" * len(head)]
+    ok = df[df["status"] == "ok"]
+    for rec in df.to_dict("records"):
+        if rec["status"] != "ok":
+            lines.append(f"{rec['case_id']:<16}  FAILED: {str(rec['error']).splitlines()[0][:90]}")
+            continue
+        lines.append(f"{rec['case_id']:<16}" + "".join(f"{rec[m.column]:>12.2f}{rec[m.score_column]:>7.1f}"
+                                                       for m in SLIVER07) + f"{rec['score']:>8.1f}")
+    if len(ok):
+        lines.append("-" * len(head))
+        mean = ok.mean(numeric_only=True)
+        lines.append(f"{'mean (' + str(len(ok)) + ')':<16}" + "".join(
+            f"{mean[m.column]:>12.2f}{mean[m.score_column]:>7.1f}" for m in SLIVER07) + f"{mean['score']:>8.1f}")
+    return "\n".join(lines)
+
+
+def _write_table(df, out: str) -> None:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    elif path.suffix in (".csv", ".txt"):
+        df.to_csv(path, index=False)
+    else:
+        raise ConfigError(f"--out {out!r}: use a .csv or .parquet file name")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.out and Path(args.out).suffix not in (".csv", ".parquet", ".txt"):
+        raise ConfigError(f"--out {args.out!r}: use a .csv or .parquet file name")
+    df = evaluate_folder(args.pred, args.ref, ref_params=args.ref_params, pattern=args.pattern,
+                         ref_pattern=args.ref_pattern, convention=args.convention,
+                         nsd_tolerance_mm=args.nsd_tolerance)
+    print(sliver07_table(df))
+    extra = df.attrs.get("unmatched_predictions") or []
+    if extra:
+        print(f"note: {len(extra)} prediction(s) without a reference were ignored: {', '.join(extra[:5])}",
+              file=sys.stderr)
+    if args.out:
+        _write_table(df.drop(columns=[c for c in ("error_kind",) if c in df.columns]), args.out)
+        print(f"wrote {args.out}")
+    failed = df[df["status"] != "ok"]
+    if len(failed):
+        print(f"{len(failed)} of {len(df)} case(s) failed", file=sys.stderr)
+        if "error_kind" in df.columns and (failed["error_kind"] == "input").any():
+            return EXIT_INPUT
+        return EXIT_FAILED_ROWS
+    return EXIT_OK

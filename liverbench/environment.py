@@ -1,0 +1,86 @@
+"""The run manifest: what produced the results (versions, git commit, host, CPUs, GPUs, plugins)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+_PACKAGES = ("liverbench", "numpy", "scipy", "torch", "ray", "pandas", "pyarrow", "SimpleITK", "nibabel",
+             "scikit-image", "pydensecrf2", "PyMaxflow", "edt")
+
+
+def package_versions(names=_PACKAGES) -> dict[str, str | None]:
+    out = {}
+    for n in names:
+        try:
+            out[n] = importlib.metadata.version(n)
+        except importlib.metadata.PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+def git_commit(path: Path | None = None) -> dict[str, Any]:
+    """The commit of the liverbench checkout and whether it had uncommitted changes."""
+    where = path or Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                                capture_output=True, text=True, timeout=10)
+        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def gpus() -> list[dict[str, Any]]:
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return []
+        return [{"index": i, "name": torch.cuda.get_device_name(i),
+                 "memory_mb": torch.cuda.get_device_properties(i).total_memory / 2**20}
+                for i in range(torch.cuda.device_count())]
+    except ImportError:
+        return []
+
+
+def plugin_provenance(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Which distribution (and version) supplied every plugin the config names."""
+    from liverbench import registry
+
+    out: dict[str, dict[str, Any]] = {}
+    wanted = [("segmenter", m["name"]) for m in cfg.get("methods", [])]
+    wanted += [("postprocessor", p["name"]) for p in cfg.get("postprocessors", [])]
+    wanted += [("dataset", cfg[t]["name"]) for t in ("dataset", "train_dataset") if cfg.get(t)]
+    for kind, name in wanted:
+        try:
+            prov = dict(registry.provenance(kind, name))
+            cls = registry.get(kind, name)
+            prov["class_version"] = getattr(cls, "version", None)
+        except Exception as exc:  # noqa: BLE001 -- the manifest records, it does not judge
+            prov = {"error": str(exc)}
+        out[f"{kind}:{name}"] = prov
+    return out
+
+
+def manifest(cfg: dict[str, Any] | None = None, cluster: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "gpus": gpus(),
+        "packages": package_versions(),
+        "git": git_commit(),
+        "plugins": plugin_provenance(cfg) if cfg else {},
+        "cluster": cluster or {},
+    }

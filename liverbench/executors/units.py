@@ -1,0 +1,349 @@
+"""The units of work, shared by every executor: fit one model, predict one case with a loaded
+model, refine + score one row. Local and Ray run exactly these functions, which is why both
+give identical metric values for the same plan.
+
+Workers never see the registry: the driver resolves every plugin class once and ships it in
+`WorkSpec` (by value where needed), so in-process registrations work on Ray workers too.
+Trained models travel as the bytes of their `save()` directory, so a fit made on one node can
+be loaded on any other and the driver alone writes the run directory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import resource
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liverbench.errors import InputError, LiverbenchError
+from liverbench.plan import FitJob, RowJob, canonical_json
+from liverbench.plugin import Context, Prediction
+from liverbench.stopwatch import Stopwatch
+from liverbench.volume import Case
+
+
+@dataclass
+class WorkSpec:
+    """What a worker needs besides the job: plugin classes, dataset params, metrics config."""
+
+    run: str
+    dataset: dict[str, Any]  # {"name", "params"}
+    train_dataset: dict[str, Any] | None
+    metrics: dict[str, Any]
+    save_predictions: bool
+    segmenters: dict[str, type] = field(default_factory=dict)
+    postprocessors: dict[str, type] = field(default_factory=dict)
+    datasets: dict[str, type] = field(default_factory=dict)
+
+
+_DATASETS: dict[str, Any] = {}  # per process: opening a dataset may scan a folder
+
+
+def open_dataset(spec: WorkSpec, source: str = "dataset"):
+    table = spec.train_dataset if source == "train_dataset" else spec.dataset
+    key = canonical_json(table)
+    if key not in _DATASETS:
+        _DATASETS[key] = spec.datasets[table["name"]](**table["params"])
+    return _DATASETS[key]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def _gpu_state(device: str) -> tuple[str, float | None]:
+    """(GPU name, peak allocated MiB since the last reset) where CUDA is in use."""
+    if not device.startswith("cuda"):
+        return "", None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(), torch.cuda.max_memory_allocated() / 2**20
+    except ImportError:
+        pass
+    return "", None
+
+
+def _reset_gpu_peak(device: str) -> None:
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+        except ImportError:
+            pass
+
+
+def resolve_device(job: FitJob) -> str:
+    """'cuda' only where planned *and* visible to this worker (Ray sets CUDA_VISIBLE_DEVICES)."""
+    if job.device != "cuda":
+        return "cpu"
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for expected errors (they name their case/file); the last frames otherwise."""
+    if isinstance(exc, LiverbenchError):
+        return f"{type(exc).__name__}: {exc}"
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])[-1500:]
+
+
+# --- fit -------------------------------------------------------------------------------------
+
+
+def run_fit(job: FitJob, spec: WorkSpec) -> dict[str, Any]:
+    """Train one model (or just build it, if not trainable); returns its saved files as bytes."""
+    t0 = time.perf_counter()
+    device = resolve_device(job)
+    try:
+        seed_everything(job.seed)
+        cls = spec.segmenters[job.method]
+        model = cls(**job.method_params)
+        with tempfile.TemporaryDirectory(prefix="liverbench-fit-") as tmp:
+            work = Path(tmp) / "work"
+            work.mkdir()
+            ctx = Context(device=device, seed=job.seed, workdir=work, stopwatch=Stopwatch())
+            curves: list[dict[str, Any]] = []
+            if job.trainable:
+                ds = open_dataset(spec, job.train_source)
+                train = [_load_case(ds, cid, need_mask=True) for cid in job.train]
+                val = [_load_case(ds, cid, need_mask=True) for cid in job.val]
+                _reset_gpu_peak(device)
+                model.fit(train, val, ctx)
+                curves = [dict(c) for c in model.learning_curves()]
+            out = Path(tmp) / "model"
+            out.mkdir()
+            model.save(out)
+            files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        gpu_name, gpu_mb = _gpu_state(device)
+        return {"ok": True, "files": files, "curves": curves, "t_fit": time.perf_counter() - t0,
+                "device": device, "gpu_name": gpu_name, "peak_gpu_mb": gpu_mb, "peak_rss_mb": peak_rss_mb(),
+                "host": socket.gethostname(), "error": ""}
+    except Exception as exc:  # noqa: BLE001 -- a failing method becomes failed rows, the run goes on
+        return {"ok": False, "files": {}, "curves": [], "t_fit": time.perf_counter() - t0, "device": device,
+                "host": socket.gethostname(), "error": f"fit of {job.method} (fold {job.fold}, seed {job.seed}) "
+                                                       f"failed: {error_text(exc)}"}
+
+
+def _load_case(ds, case_id: str, need_mask: bool) -> Case:
+    case = ds.load(case_id)
+    if not isinstance(case, Case):
+        raise InputError(f"case {case_id!r}: the dataset returned {type(case).__name__}, not a Case")
+    if need_mask and case.mask is None:
+        raise InputError(f"case {case_id!r}: has no reference liver mask (needed for training and scoring)")
+    return case
+
+
+# --- predict ---------------------------------------------------------------------------------
+
+
+class Predictor:
+    """One trained model, loaded once, predicting cases it reads itself (a Ray actor's body)."""
+
+    def __init__(self, job: FitJob, files: dict[str, bytes], spec: WorkSpec) -> None:
+        self.job, self.spec = job, spec
+        self.device = resolve_device(job)
+        self.error = ""
+        self.model = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="liverbench-model-")
+        self.t_load = 0.0
+        try:
+            t0 = time.perf_counter()
+            root = Path(self._tmp.name)
+            for rel, data in files.items():
+                target = root / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            seed_everything(job.seed)
+            self.model = spec.segmenters[job.method].load(root)
+            self.t_load = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 -- reported on every case it would have predicted
+            self.error = f"loading {job.method} (fold {job.fold}, seed {job.seed}) failed: {error_text(exc)}"
+        self.cold = True
+
+    def ready(self) -> bool:
+        return True
+
+    def predict(self, case_id: str, source: str = "dataset") -> tuple[Case | None, Prediction | None, dict[str, Any]]:
+        """Read `case_id` (from the scored dataset, or the training one for tuning), predict it;
+        returns (case, prediction, info). Never raises."""
+        info: dict[str, Any] = {"case_id": case_id, "t_read": np.nan, "t_preprocess": np.nan, "t_predict": np.nan,
+                                "cold": self.cold, "device": self.device, "host": socket.gethostname(),
+                                "gpu_name": "", "peak_gpu_mb": None, "error": "", "stage": "predict"}
+        self.cold = False
+        if self.model is None:
+            info["error"] = self.error
+            info["peak_rss_mb"] = peak_rss_mb()
+            return None, None, info
+        case = None
+        try:
+            t0 = time.perf_counter()
+            info["stage"] = "read"
+            ds = open_dataset(self.spec, source)
+            case = _load_case(ds, case_id, need_mask=True)
+            from liverbench.validate import finite_image
+
+            finite_image(case.image.array, f"case {case_id!r} image")
+            info["t_read"] = time.perf_counter() - t0
+            info["stage"] = "predict"
+            sw = Stopwatch(sync_cuda=self.device.startswith("cuda"))
+            ctx = Context(device=self.device, seed=self.job.seed, stopwatch=sw, case_id=case_id)
+            _reset_gpu_peak(self.device)
+            seed_everything(self.job.seed)
+            t1 = time.perf_counter()
+            with sw.stage("__predict_total"):
+                pred = self.model.predict(case.image, ctx)
+            total = time.perf_counter() - t1
+            # A segmenter may time its own resampling / normalisation as "preprocess".
+            info["t_preprocess"] = float(sw.totals.get("preprocess", 0.0))
+            info["t_predict"] = max(0.0, total - info["t_preprocess"])
+            pred = check_prediction(pred, case, self.job.method)
+            info["gpu_name"], info["peak_gpu_mb"] = _gpu_state(self.device)
+            info["peak_rss_mb"] = peak_rss_mb()
+            return case, pred, info
+        except Exception as exc:  # noqa: BLE001
+            where = "reading" if info["stage"] == "read" else f"{self.job.method} predicting"
+            info["error"] = f"case {case_id!r}: {where} failed: {error_text(exc)}"
+            info["peak_rss_mb"] = peak_rss_mb()
+            return None, None, info
+
+
+def check_prediction(pred: Any, case: Case, method: str) -> Prediction:
+    where = f"{method} on case {case.id!r}"
+    if isinstance(pred, np.ndarray):  # tolerated: a bare probability map
+        pred = Prediction(prob=pred)
+    if not isinstance(pred, Prediction):
+        raise TypeError(f"{where}: predict() returned {type(pred).__name__}, not a Prediction")
+    prob = np.asarray(pred.prob)
+    if prob.shape != case.image.shape:
+        raise ValueError(f"{where}: probability map shape {prob.shape} differs from the image grid {case.image.shape}")
+    if prob.dtype.kind not in "biuf":
+        raise ValueError(f"{where}: probability map has dtype {prob.dtype}")
+    prob = prob.astype(np.float32, copy=False)
+    if not np.isfinite(prob).all() or prob.size and (prob.min() < 0 or prob.max() > 1):
+        raise ValueError(f"{where}: probabilities must be finite and within [0, 1]")
+    for k, v in pred.extras.items():
+        if np.asarray(v).shape != case.image.shape:
+            raise ValueError(f"{where}: extra map {k!r} shape {np.asarray(v).shape} differs from the image grid")
+    return Prediction(prob=prob, extras=dict(pred.extras))
+
+
+# --- refine + score --------------------------------------------------------------------------
+
+
+def row_header(job: FitJob, row: RowJob, spec: WorkSpec, pp_params: dict[str, Any], t_fit: float) -> dict[str, Any]:
+    """The key columns of a row (everything known before the work)."""
+    return {"row_key": row.row_key, "fit_key": row.fit_key, "run": spec.run, "dataset": spec.dataset["name"],
+            "case_id": row.case_id, "method": job.method, "method_version": job.method_version,
+            "method_params": canonical_json(job.method_params), "postprocessor": row.postprocessor,
+            "pp_version": row.pp_version, "pp_params": canonical_json(pp_params), "fold": row.fold,
+            "seed": row.seed, "t_fit": t_fit}
+
+
+def failed_row(header: dict[str, Any], error: str, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = dict(header)
+    for k in ("t_read", "t_preprocess", "t_predict", "cold", "device", "host", "gpu_name", "peak_rss_mb", "peak_gpu_mb"):
+        if info and k in info:
+            row[k] = info[k]
+    row.setdefault("host", socket.gethostname())
+    row.update(status="failed", error=error, note="")
+    return row
+
+
+def refine_and_score(case: Case | None, pred: Prediction | None, info: dict[str, Any], header: dict[str, Any],
+                     pp_name: str, pp_params: dict[str, Any], spec: WorkSpec) -> dict[str, Any]:
+    """Refine one prediction with one post-processor and score it against the reference."""
+    if case is None or pred is None:
+        return failed_row(header, info.get("error") or "prediction missing", info)
+    row = dict(header)
+    for k in ("t_read", "t_preprocess", "t_predict", "cold", "device", "host", "gpu_name", "peak_gpu_mb"):
+        row[k] = info.get(k)
+    from liverbench.metrics import evaluate
+    from liverbench.validate import binary_mask
+
+    stage = "refine"
+    try:
+        sw = Stopwatch(sync_cuda=False)
+        ctx = Context(device="cpu", seed=header["seed"], stopwatch=sw, case_id=case.id)
+        pp = spec.postprocessors[pp_name](**pp_params)
+        t0 = time.perf_counter()
+        mask = pp(case.image, pred, ctx)
+        row["t_refine"] = time.perf_counter() - t0
+        mask = np.asarray(mask)
+        if mask.shape != case.image.shape:
+            raise ValueError(f"{pp_name} returned a mask of shape {mask.shape}, not the image grid {case.image.shape}")
+        mask = binary_mask(mask, f"{pp_name} output on case {case.id!r}")
+        stage = "metrics"
+        ref = binary_mask(case.mask.array, f"case {case.id!r} reference mask")
+        t0 = time.perf_counter()
+        m = evaluate(mask, ref, case.mask.spacing, convention=spec.metrics["convention"],
+                     nsd_tolerance_mm=spec.metrics["nsd_tolerance_mm"], refs=spec.metrics.get("refs"))
+        row["t_metrics"] = time.perf_counter() - t0
+        note = m.pop("note", "") or ""
+        row.update({k: float(v) for k, v in m.items()})
+        row.update(status="ok", error="", note=note)
+        if spec.save_predictions:
+            row["_prediction"] = encode_mask(case, mask)
+    except Exception as exc:  # noqa: BLE001
+        what = f"{pp_name} refining" if stage == "refine" else "scoring"
+        row.update(status="failed", error=f"case {case.id!r}: {what} failed: {error_text(exc)}", note="")
+    row["peak_rss_mb"] = max(float(info.get("peak_rss_mb") or 0.0), peak_rss_mb())
+    return row
+
+
+def encode_mask(case: Case, mask: np.ndarray) -> bytes:
+    """The refined mask as .nii.gz bytes on the case grid (small: a compressed binary mask)."""
+    from liverbench.io import write_volume
+
+    with tempfile.TemporaryDirectory(prefix="liverbench-pred-") as tmp:
+        path = Path(tmp) / "pred.nii.gz"
+        write_volume(case.image.with_array(mask.astype(np.uint8)), path)
+        return path.read_bytes()
+
+
+# --- tuning ----------------------------------------------------------------------------------
+
+
+def tune(items: list[tuple[Case, Prediction]], pp_name: str, metric: str, spec: WorkSpec) -> dict[str, Any]:
+    """Grid-search a refinement on training-set predictions (liverbench.tuning)."""
+    from liverbench.tuning import tune_refinement
+
+    try:
+        # the class itself, not its name: workers have no registry (in-process plugins too)
+        best, table = tune_refinement(spec.postprocessors[pp_name], items, metric=metric,
+                                      convention=spec.metrics["convention"])
+        return {"ok": True, "params": dict(best), "error": "", "n_items": len(items)}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "params": {}, "error": f"tuning {pp_name} failed: {error_text(exc)}", "n_items": len(items)}

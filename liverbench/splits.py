@@ -1,0 +1,132 @@
+"""Train / validation / test splits: fixed, k-fold, leave-one-out, none, or train_dataset -> dataset.
+
+A split is a list of folds; each fold is ``{"fold": i, "train": [...], "val": [...], "test": [...]}``
+(case ids). Splits are seeded, made once per run and saved as `splits.json`; a resumed run
+reuses the saved file (so a dataset that grows does not silently reshuffle finished folds).
+
+Leave-one-out is what Dou et al. (2016) used on the 20 SLiver07 training scans: one fold per
+case, trained on all others. When `train_dataset` is given, fold 0 trains on (a part of) it
+and tests on every case of `dataset` (e.g. synthetic -> real).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from liverbench.errors import ConfigError
+
+
+def make_splits(split: dict[str, Any], case_ids: Sequence[str],
+                train_case_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Folds for the resolved `split` table over `case_ids` (the scored dataset's ids)."""
+    ids = sorted(case_ids)
+    if len(set(ids)) != len(ids):
+        raise ConfigError("dataset: case ids are not unique")
+    if not ids:
+        raise ConfigError("dataset: has no cases")
+    kind, seed = split["kind"], split["seed"]
+    rng = np.random.default_rng(seed)
+
+    if train_case_ids is not None:
+        train = sorted(train_case_ids)
+        if not train and kind != "none":
+            raise ConfigError("train_dataset: has no cases")
+        if kind == "none":
+            return [_fold(0, [], [], ids)]
+        tr, va = _hold_out(train, split["val_fraction"], rng)
+        return [_fold(0, tr, va, ids)]
+
+    if kind == "none":
+        return [_fold(0, [], [], ids)]
+
+    if kind == "fixed":
+        if split.get("test") is not None:
+            test = list(split["test"])
+            missing = sorted(set(test) - set(ids))
+            if missing:
+                raise ConfigError(f"split.test: cases {missing} are not in the dataset")
+            if split.get("train") is not None:
+                train = list(split["train"])
+                missing = sorted(set(train) - set(ids))
+                if missing:
+                    raise ConfigError(f"split.train: cases {missing} are not in the dataset")
+            else:
+                train = [c for c in ids if c not in set(test)]
+        else:
+            n_test = max(1, int(round(split["test_fraction"] * len(ids))))
+            if n_test >= len(ids):
+                raise ConfigError(f"split.test_fraction: {split['test_fraction']} of {len(ids)} cases leaves none to train on")
+            order = list(rng.permutation(ids))
+            test, train = sorted(order[:n_test]), sorted(order[n_test:])
+        tr, va = _hold_out(train, split["val_fraction"], rng)
+        return [_fold(0, tr, va, sorted(test))]
+
+    if kind == "kfold":
+        k = split["k"]
+        if k > len(ids):
+            raise ConfigError(f"split.k: {k} folds but the dataset has only {len(ids)} cases")
+        order = list(rng.permutation(ids))
+        chunks = [sorted(order[i::k]) for i in range(k)]
+        folds = []
+        for i, test in enumerate(chunks):
+            train = sorted(c for c in ids if c not in set(test))
+            tr, va = _hold_out(train, split["val_fraction"], np.random.default_rng([seed, i]))
+            folds.append(_fold(i, tr, va, test))
+        return folds
+
+    if kind == "loo":
+        if len(ids) < 2:
+            raise ConfigError("split.kind: leave-one-out needs at least 2 cases")
+        folds = []
+        for i, cid in enumerate(ids):
+            train = [c for c in ids if c != cid]
+            tr, va = _hold_out(train, split["val_fraction"], np.random.default_rng([seed, i]))
+            folds.append(_fold(i, tr, va, [cid]))
+        return folds
+
+    raise ConfigError(f"split.kind: unknown kind {kind!r}")
+
+
+def _hold_out(train: list[str], val_fraction: float, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    """Hold a seeded part of the training cases out for validation curves (never for testing)."""
+    if val_fraction <= 0 or len(train) < 2:
+        return sorted(train), []
+    n_val = min(len(train) - 1, max(1, int(math.floor(val_fraction * len(train) + 0.5))))
+    order = list(rng.permutation(train))
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def _fold(i: int, train: list[str], val: list[str], test: list[str]) -> dict[str, Any]:
+    return {"fold": i, "train": list(train), "val": list(val), "test": list(test)}
+
+
+def split_spec(split: dict[str, Any], dataset_fp: str, train_fp: str | None) -> dict[str, Any]:
+    """What a saved split was made from; a resumed run checks it before reusing the file."""
+    return {"split": split, "dataset": dataset_fp, "train_dataset": train_fp}
+
+
+def fold_hash(fold: dict[str, Any]) -> str:
+    """A content hash of one fold's case lists (goes into the fit key)."""
+    text = json.dumps({k: fold[k] for k in ("train", "val", "test")}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_or_make(store, split: dict[str, Any], case_ids: Sequence[str], train_case_ids: Sequence[str] | None,
+                 dataset_fp: str, train_fp: str | None) -> list[dict[str, Any]]:
+    """Reuse `splits.json` from an earlier run of the same config, else make and save it."""
+    spec = split_spec(split, dataset_fp, train_fp)
+    saved = store.splits()
+    if saved is not None:
+        if saved.get("spec") != json.loads(json.dumps(spec)):
+            raise ConfigError(
+                f"split: the run directory {store.run_dir} was made with a different split or dataset "
+                f"(saved {saved.get('spec')!r}); give the run a new name to start a fresh one")
+        return saved["folds"]
+    folds = make_splits(split, case_ids, train_case_ids)
+    store.write_splits({"spec": spec, "folds": folds})
+    return folds

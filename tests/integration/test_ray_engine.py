@@ -1,0 +1,80 @@
+"""The Ray executor on the session's local Ray instance (2 CPUs, 1 logical GPU)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from liverbench import runner
+from liverbench.schema import METRIC_COLUMNS
+from liverbench.store import ResultStore
+from test_engine_plugins import config, register_all
+
+RAY = {"backend": "ray", "actors_per_model": 1}
+# One model keeps these tests quick (each prediction actor is a new process); the two-node
+# test (test_ray_cluster.py) covers k-fold with several models.
+ONE_FOLD = {"kind": "fixed", "test_fraction": 0.5, "val_fraction": 0.0}
+
+
+@pytest.fixture(autouse=True)
+def plugins():
+    register_all()
+
+
+def _table(run_dir):
+    df = ResultStore(run_dir).rows().sort_values("row_key").reset_index(drop=True)
+    return df
+
+
+def test_local_and_ray_give_identical_metrics(tmp_path, ray_session):
+    pps = [{"name": "eng-close", "params": {}}, {"name": "eng-close", "tune": True}]
+    local = runner.run(config(tmp_path, name="local", split=ONE_FOLD, pps=pps), quiet=True)
+    ray_out = runner.run(config(tmp_path, name="ray", split=ONE_FOLD, pps=pps, execution=RAY), quiet=True)
+    assert local.exit_code == 0 and ray_out.exit_code == 0, ray_out.summary()
+    a, b = _table(local.run_dir), _table(ray_out.run_dir)
+    assert list(a["row_key"]) == list(b["row_key"])  # same plan, same keys
+    np.testing.assert_array_equal(a[list(METRIC_COLUMNS)].to_numpy(), b[list(METRIC_COLUMNS)].to_numpy())
+    assert list(a["pp_params"]) == list(b["pp_params"])  # tuning picked the same parameters
+    # the run dir says which cluster ran it
+    assert ResultStore(ray_out.run_dir).manifest()["cluster"]["backend"] == "ray"
+    # ray still has its CPUs back: every actor was released
+    assert ray_session.available_resources().get("CPU", 0) == pytest.approx(2)
+
+
+def test_gpu_method_gets_the_logical_gpu(tmp_path, ray_session):
+    out = runner.run(config(tmp_path, methods=[{"name": "eng-gpu", "params": {}}], execution=RAY,
+                            split=ONE_FOLD), quiet=True)
+    assert out.exit_code == 0, out.summary()
+    store = ResultStore(out.run_dir)
+    assert all(f.device == "cuda" and f.fit_resources.num_gpus == 1 for f in out.plan.fits)
+    for fit_key in store.rows()["fit_key"].unique():
+        state = json.loads(store.fit_files(fit_key)["state.json"])
+        assert state["gpu_ids"] == ["0"]  # Ray scheduled the fit on the GPU slot
+    # torch sees no CUDA device behind the logical GPU, so the work ran on the CPU
+    assert (store.rows()["device"] == "cpu").all()
+
+
+def test_crashed_worker_is_retried_and_run_completes(tmp_path, ray_session):
+    marker = tmp_path / "crashed-once"
+    cfg = config(tmp_path, methods=[{"name": "eng-hu", "params": {"crash_marker": str(marker)}}],
+                 split=ONE_FOLD,
+                 execution={**RAY, "retries": 1})
+    out = runner.run(cfg, quiet=True)
+    assert marker.exists()  # the actor process really died mid-task
+    assert out.exit_code == 0, out.summary()
+    assert len(ResultStore(out.run_dir).rows()) == 4
+
+
+def test_crash_beyond_retries_fails_rows_not_the_run(tmp_path, ray_session):
+    marker = tmp_path / "crashed-once"
+    cfg = config(tmp_path, methods=[{"name": "eng-hu", "params": {"crash_marker": str(marker)}}],
+                 split=ONE_FOLD,
+                 execution={**RAY, "retries": 0})
+    out = runner.run(cfg, quiet=True)
+    df = ResultStore(out.run_dir).rows()
+    assert len(df) == 4 and out.exit_code == 1
+    failed = df[df["status"] == "failed"]
+    assert len(failed) >= 2 and failed["error"].str.contains("worker failed after 0 retries").all()

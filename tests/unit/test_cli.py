@@ -1,0 +1,222 @@
+"""The command line: exit codes, run/dry-run/resume, eval of masks made elsewhere, profile."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from liverbench import registry
+from liverbench.cli import EXIT_FAILED_ROWS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, build_parser, main
+from liverbench.store import ResultStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from test_engine_plugins import EngPhantoms, register_all  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def plugins():
+    register_all()
+
+
+def write_cfg(tmp_path, extra="", method='name = "eng-hu"', name="cli"):
+    p = tmp_path / f"{name}.toml"
+    p.write_text(textwrap.dedent(f"""
+        name = "{name}"
+        runs_dir = "{tmp_path / 'runs'}"
+        [dataset]
+        name = "eng-phantoms"
+        params = {{ n_cases = 4 }}
+        [split]
+        kind = "fixed"
+        test_fraction = 0.5
+        val_fraction = 0.0
+        [[methods]]
+        {method}
+        [execution]
+        backend = "ray"
+        """) + textwrap.dedent(extra))
+    return p
+
+
+def test_help_documents_exit_codes(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("run", "eval", "report", "methods", "profile", "tune-refinement"):
+        assert cmd in out
+    assert "exit codes" in out and "3  input data error" in out
+    run_help = build_parser()._subparsers._group_actions[0].choices["run"].format_help()
+    assert "--dry-run" in run_help and "--retry-failed" in run_help and "--set KEY=VALUE" in run_help
+
+
+def test_run_resume_and_dry_run(tmp_path, capsys):
+    cfg = write_cfg(tmp_path)
+    # --set overrides the file: the local backend here
+    assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "2 ok, 0 failed of 2 rows" in out
+    assert main(["run", str(cfg), "--set", "execution.backend=local", "--dry-run"]) == EXIT_OK
+    assert "stored: 2 ok, 0 failed; to compute: 0" in capsys.readouterr().out
+    assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_OK
+    assert "0 computed now, 2 already stored" in capsys.readouterr().out
+
+
+def test_config_errors_exit_2_naming_the_key(tmp_path, capsys):
+    cfg = write_cfg(tmp_path, extra="max_in_flight = 0\n")
+    assert main(["run", str(cfg)]) == EXIT_USAGE
+    assert "execution.max_in_flight" in capsys.readouterr().err
+    cfg = write_cfg(tmp_path, method='name = "eng-hx"')
+    assert main(["run", str(cfg), "--dry-run"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "methods[0].name" in err and "eng-hu" in err  # a suggestion
+    assert main(["run", str(tmp_path / "missing.toml")]) == EXIT_USAGE
+
+
+def test_failed_rows_exit_1_with_summary(tmp_path, capsys):
+    cfg = write_cfg(tmp_path, extra="", name="bad")
+    text = cfg.read_text().replace("n_cases = 4 }", 'n_cases = 4, bad = ["eng-000", "eng-001", "eng-002", "eng-003"] }')
+    cfg.write_text(text)
+    assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_FAILED_ROWS
+    out = capsys.readouterr().out
+    assert "failures:" in out and "truncated file" in out
+
+
+def _masks(tmp_path, shift: int = 0):
+    from liverbench.io import write_volume
+
+    ds = EngPhantoms(n_cases=3)
+    pred, ref = tmp_path / "pred", tmp_path / "ref"
+    pred.mkdir()
+    ref.mkdir()
+    for cid in ds.case_ids():
+        case = ds.load(cid)
+        write_volume(case.mask, ref / f"{cid}.nii.gz")
+        m = np.roll(case.mask.array, shift, axis=2)
+        write_volume(case.mask.with_array(m.astype(np.uint8)), pred / f"{cid}.nii.gz")
+    return ds, pred, ref
+
+
+def test_eval_folder_against_folder_and_dataset(tmp_path, capsys):
+    ds, pred, ref = _masks(tmp_path, shift=1)
+    out_csv = tmp_path / "scores.csv"
+    assert main(["eval", "--pred", str(pred), "--ref", str(ref), "--out", str(out_csv)]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert "eng-000" in text and "mean (3)" in text and "VOE %" in text
+    df = pd.read_csv(out_csv)
+    assert len(df) == 3 and (df["status"] == "ok").all() and (df["voe"] > 0).all() and (df["dice"] < 1).all()
+    # the same against the registered dataset's own masks
+    out_pq = tmp_path / "scores.parquet"
+    assert main(["eval", "--pred", str(pred), "--ref", "eng-phantoms", "--ref-params", '{"n_cases": 3}',
+                 "--out", str(out_pq)]) == EXIT_OK
+    pd.testing.assert_series_equal(pd.read_parquet(out_pq)["voe"], df["voe"], check_names=False)
+
+
+def test_eval_input_errors_exit_3(tmp_path, capsys):
+    from liverbench.io import write_volume
+    from liverbench.volume import Volume
+
+    ds, pred, ref = _masks(tmp_path)
+    (pred / "eng-001.nii.gz").unlink()
+    write_volume(Volume(np.zeros((4, 4, 4), np.uint8), (1, 1, 1)), pred / "eng-002.nii.gz")
+    assert main(["eval", "--pred", str(pred), "--ref", str(ref)]) == EXIT_INPUT
+    out = capsys.readouterr().out
+    assert "eng-000" in out and "no prediction" in out and "eng-002.nii.gz" in out
+    assert main(["eval", "--pred", str(tmp_path / "nowhere"), "--ref", str(ref)]) == EXIT_INPUT
+    assert main(["eval", "--pred", str(pred), "--ref", "no-such-dataset"]) == EXIT_USAGE
+
+
+def test_precomputed_segmenter_scores_masks_in_a_run(tmp_path, capsys):
+    from liverbench.precomputed import Precomputed
+
+    if "precomputed" not in registry.names("segmenter"):
+        registry.register("segmenter", "precomputed", Precomputed)
+    ds, pred, ref = _masks(tmp_path)
+    cfg = write_cfg(tmp_path, method=f'name = "precomputed"\nparams = {{ dir = "{pred}" }}', name="pre")
+    cfg.write_text(cfg.read_text().replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", "n_cases = 3"))
+    assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_OK
+    df = ResultStore(tmp_path / "runs" / "pre").rows()
+    assert len(df) == 3 and (df["score"] == 100.0).all() and (df["dice"] == 1.0).all()
+
+
+def test_profile_prints_warm_medians(tmp_path, capsys):
+    assert main(["profile", "eng-hu", "--refine", "eng-close", "--dataset", "eng-phantoms",
+                 "--dataset-params", '{"n_cases": 4}', "--cases", "2", "--repeats", "2", "--fit-cases", "2"]) == EXIT_OK
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line and line.split()[0] in
+             ("read", "preprocess", "predict", "refine")}
+    assert set(lines) == {"read", "preprocess", "predict", "refine"}
+    assert lines["predict"][-1] == "3"  # 2 cases x 2 repeats, minus the cold call
+    assert "peak RSS" in out
+
+
+def test_methods_lists_names(capsys):
+    assert main(["methods", "--no-load"]) == EXIT_OK
+    assert "eng-hu" in capsys.readouterr().out
+
+
+def test_run_with_report_and_report_command(tmp_path, capsys):
+    cfg = write_cfg(tmp_path, name="rep")
+    rep = tmp_path / "rep-out"
+    assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet", "--report", str(rep)]) == EXIT_OK
+    assert (rep / "report.md").is_file()
+    assert main(["report", str(tmp_path / "runs" / "rep"), "--out", str(tmp_path / "again"),
+                 "--formats", "md"]) == EXIT_OK
+    assert (tmp_path / "again" / "report.md").is_file()
+    assert main(["report", str(tmp_path)]) == EXIT_USAGE  # not a run directory
+
+
+def test_progress_plain_lines_eta_and_quiet():
+    import io
+
+    from liverbench.progress import Progress, format_seconds
+
+    t = [0.0]
+    stream = io.StringIO()
+    p = Progress(4, stream=stream, interval=0.0, clock=lambda: t[0])
+    for _ in range(2):
+        t[0] += 10
+        p.update(1)
+    p.update(1, failed=1)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and "\r" not in stream.getvalue()  # not a TTY: plain lines
+    assert lines[1].startswith("[############------------] 2/4 rows") and "ETA 0:20" in lines[1]
+    assert "1 failed" in lines[2]
+    quiet = io.StringIO()
+    q = Progress(2, stream=quiet, quiet=True)
+    q.update(2)
+    q.message("hello")
+    assert quiet.getvalue() == ""
+    assert format_seconds(3725) == "1:02:05" and format_seconds(float("nan")) == "?"
+
+
+def test_tune_refinement_command(tmp_path, capsys):
+    pytest.importorskip("liverbench.tuning")
+    out_csv = tmp_path / "grid.csv"
+    assert main(["tune-refinement", "eng-close", "--method", "eng-hu", "--dataset", "eng-phantoms",
+                 "--dataset-params", '{"n_cases": 4}', "--cases", "2", "--fit-cases", "2",
+                 "--out", str(out_csv)]) == EXIT_OK
+    assert "best eng-close params for score" in capsys.readouterr().out
+    assert len(pd.read_csv(out_csv)) >= 2  # one line per grid point at least
+
+
+def test_precomputed_mask_on_wrong_grid_is_a_failed_row_naming_the_file(tmp_path):
+    from liverbench.io import write_volume
+    from liverbench.precomputed import Precomputed
+    from liverbench.volume import Volume
+
+    if "precomputed" not in registry.names("segmenter"):
+        registry.register("segmenter", "precomputed", Precomputed)
+    ds, pred, ref = _masks(tmp_path)
+    write_volume(Volume(np.zeros((4, 4, 4), np.uint8), (1, 1, 1)), pred / "eng-001.nii.gz")
+    cfg = write_cfg(tmp_path, method=f'name = "precomputed"\nparams = {{ dir = "{pred}" }}', name="pre2")
+    cfg.write_text(cfg.read_text().replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", "n_cases = 3"))
+    assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_FAILED_ROWS
+    df = ResultStore(tmp_path / "runs" / "pre2").rows()
+    bad = df[df["status"] == "failed"]
+    assert list(bad["case_id"]) == ["eng-001"] and "eng-001.nii.gz" in bad["error"].iloc[0]
