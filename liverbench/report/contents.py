@@ -1,0 +1,243 @@
+"""What the report says, in which order: builds the `Document` (tables computed, figures drawn
+into `figures_dir`) that each output format then renders."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from liverbench.report import figures, stats, tables
+from liverbench.report.document import Document, Figure, Section, Table, seconds
+from liverbench.report.overlays import OverlaysUnavailable, overlay_figures
+from liverbench.report.run_data import RunData
+from liverbench.schema import SCORE
+
+METRIC_HEADERS = {
+    "voe": "VOE [%]", "rvd": "RVD [%]", "asd": "ASD [mm]", "rmsd": "RMSD [mm]", "maxd": "MaxD [mm]",
+    "voe_score": "Score", "rvd_score": "Score", "asd_score": "Score", "rmsd_score": "Score", "maxd_score": "Score",
+    "dice": "Dice", SCORE: "Score",
+}
+METRIC_FORMATS = {"voe": ".2f", "rvd": ".2f", "asd": ".2f", "rmsd": ".2f", "maxd": ".2f", "dice": ".3f",
+                  "voe_score": ".1f", "rvd_score": ".1f", "asd_score": ".1f", "rmsd_score": ".1f",
+                  "maxd_score": ".1f", SCORE: ".1f"}
+ENTRY = "Method + refinement"
+
+
+class Slugs:
+    """File-name-safe, unique names for entries (labels may hold anything a user typed)."""
+
+    def __init__(self) -> None:
+        self._by_label: dict[str, str] = {}
+
+    def __call__(self, label: str) -> str:
+        if label not in self._by_label:
+            base = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:60] or "entry"
+            slug, n = base, 2
+            while slug in self._by_label.values():
+                slug, n = f"{base}-{n}", n + 1
+            self._by_label[label] = slug
+        return self._by_label[label]
+
+
+def _summary(run: RunData) -> list[str]:
+    rows, config = run.rows, run.config
+    dataset = config.get("dataset") or {}
+    lines = [
+        f"Run: {run.name} ({run.run_dir}).",
+        f"Scored dataset: {dataset.get('name', 'unknown')} {json.dumps(dataset.get('params') or {}, sort_keys=True)}; "
+        f"{rows['case_id'].nunique()} cases.",
+    ]
+    if config.get("train_dataset"):
+        train = config["train_dataset"]
+        lines.append(f"Trained on: {train.get('name')} {json.dumps(train.get('params') or {}, sort_keys=True)}.")
+    split = config.get("split") or {}
+    if split:
+        lines.append(f"Split: {json.dumps(split, sort_keys=True)}.")
+    lines.append(f"Rows: {len(rows)} in total, {len(run.ok)} successful, {len(run.failed)} failed "
+                 f"(failed rows are listed at the end and excluded from every mean).")
+    environment = run.manifest.get("environment") if isinstance(run.manifest, dict) else None
+    if isinstance(environment, dict) and environment:
+        shown = {k: environment[k] for k in list(environment)[:8]}
+        lines.append(f"Environment: {json.dumps(shown, sort_keys=True, default=str)}.")
+    return lines
+
+
+def _leaderboard(board: pd.DataFrame, ci: pd.DataFrame) -> Table:
+    board = board.merge(ci[["entry", "ci_low", "ci_high"]], on="entry", how="left")
+    columns = ["rank", "method", "postprocessor", "n_cases", "n_failed", "voe", "rvd", "asd", "rmsd", "maxd", "dice",
+               SCORE, "ci_low", "ci_high", "runtime_s"]
+    return Table(
+        "leaderboard", "Leaderboard", board[columns],
+        headers={"rank": "Rank", "method": "Method", "postprocessor": "Refinement", "n_cases": "Cases",
+                 "n_failed": "Failed", **METRIC_HEADERS, SCORE: "Score", "ci_low": "95% CI low",
+                 "ci_high": "95% CI high", "runtime_s": "Runtime [s/case]"},
+        formats={**METRIC_FORMATS, "rank": ".0f", "ci_low": ".1f", "ci_high": ".1f", "runtime_s": seconds},
+        caption=("Ranked by mean SLiver07 score (mean of the five metric scores per case, then over cases). "
+                 "Metrics are means over cases; RVD is signed. The CI is a percentile bootstrap of the mean "
+                 "score. Runtime is the median over warm rows of preprocessing + prediction + refinement "
+                 "seconds per case (reading and scoring excluded)."),
+    )
+
+
+def build_document(run: RunData, figures_dir: Path | None) -> Document:
+    """The whole report; figures are drawn into `figures_dir`, or skipped when it is None (tables only)."""
+    slugs = Slugs()
+    ok = run.ok
+    board = tables.leaderboard(run.rows)
+    matrix = tables.score_matrix(ok, order=list(board["entry"]))  # columns best first
+    ranked = list(matrix.columns)  # entries with at least one successful case
+    ci = stats.bootstrap_ci(matrix)
+    values = tables.per_case_values(ok)
+    sections = [Section("Leaderboard", tables=[_leaderboard(board, ci)])]
+
+    dist = tables.distribution(ok, ranked)
+    sections.append(Section("Distribution over cases", tables=[Table(
+        "distribution", "ASD and Dice over cases", dist,
+        headers={"entry": ENTRY, "n_cases": "Cases", "asd_mean": "ASD mean", "asd_std": "ASD std",
+                 "asd_max": "ASD max", "asd_median": "ASD median", "dice_mean": "Dice mean", "dice_std": "Dice std",
+                 "dice_min": "Dice min", "dice_median": "Dice median"},
+        formats={c: (".2f" if c.startswith("asd") else ".3f") for c in dist.columns if c not in ("entry", "n_cases")},
+        caption="The view of Yang et al. (2017), Table 1: ASD in mm (std over cases, ddof = 1), Dice.")]))
+
+    sections.append(_statistics(matrix, ci))
+
+    gain = tables.refinement_gain(ok)
+    gain_section = Section("Refinement gain")
+    if gain.empty:
+        gain_section.paragraphs.append("No method was run with both threshold and another refinement.")
+    else:
+        gain_section.tables.append(Table(
+            "refinement_gain", "Each refinement against threshold on the same predictions", gain,
+            headers={"method": "Method", "postprocessor": "Refinement", "baseline": "Against", "n_cases": "Cases",
+                     "d_score_mean": "ΔScore mean", "d_score_median": "ΔScore median", "d_dice_mean": "ΔDice",
+                     "d_voe_mean": "ΔVOE [%]", "d_asd_mean": "ΔASD [mm]", "d_maxd_mean": "ΔMaxD [mm]",
+                     "wins": "Better", "ties": "Same", "losses": "Worse", "p_value": "p (Wilcoxon)"},
+            formats={"d_score_mean": "+.2f", "d_score_median": "+.2f", "d_dice_mean": "+.4f", "d_voe_mean": "+.2f",
+                     "d_asd_mean": "+.3f", "d_maxd_mean": "+.2f", "p_value": ".3g"},
+            caption="Differences are refinement minus threshold, paired per case; a positive ΔScore is a gain. "
+                    "Better/Same/Worse count cases by score. p is not corrected for multiple comparisons."))
+    sections.append(gain_section)
+
+    sections.append(_runtime(run, ok, ranked, figures_dir))
+    if figures_dir is not None:
+        sections.append(_figures(run, values, ranked, figures_dir, slugs))
+
+    per_case = Section("Per-case results (SLiver07)", collapsed=True, paragraphs=[
+        "One table per method and refinement, in the layout of the SLiver07 evaluation: each metric with its "
+        "score; the average row averages signed RVD and each score, and its total is the mean of the case totals."])
+    for entry in ranked:
+        per_case.subsections.append(Section(entry, tables=[Table(
+            f"per_case_{slugs(entry)}", f"SLiver07 per-case results: {entry}", tables.sliver07_table(ok, entry),
+            headers={"case_id": "Case", **METRIC_HEADERS, SCORE: "Total"}, formats=METRIC_FORMATS,
+            bold_last_row=True)]))
+    sections.append(per_case)
+    sections.append(_failed(run))
+    return Document(f"liverbench report: {run.name}", _summary(run), sections)
+
+
+def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
+    section = Section("Statistics")
+    if matrix.shape[1] == 0:
+        section.paragraphs.append("No method has a successful case: there is nothing to test.")
+        return section
+    if matrix.shape[1] < 2:
+        section.paragraphs.append("Only one method with successful cases: there is nothing to compare, so no "
+                                  "significance tests or rank stability are reported.")
+        return section
+    stability = stats.rank_stability(matrix)
+    merged = ci.merge(stability[["entry", "rank", "stability", "rank_low", "rank_high"]], on="entry", how="left")
+    merged = merged.sort_values(["rank", "mean"], ascending=[True, False], na_position="last", kind="mergesort")
+    section.tables.append(Table(
+        "bootstrap", "Bootstrap confidence intervals and rank stability",
+        merged[["entry", "n_cases", "mean", "ci_low", "ci_high", "rank", "stability", "rank_low", "rank_high"]],
+        headers={"entry": ENTRY, "n_cases": "Cases", "mean": "Mean score", "ci_low": "95% CI low",
+                 "ci_high": "95% CI high", "rank": "Rank", "stability": "Keeps rank", "rank_low": "Rank 2.5%",
+                 "rank_high": "Rank 97.5%"},
+        formats={"mean": ".1f", "ci_low": ".1f", "ci_high": ".1f", "rank": ".0f", "stability": ".2f",
+                 "rank_low": ".0f", "rank_high": ".0f"},
+        caption=(f"{stats.N_BOOTSTRAP} bootstrap resamples of the cases (seed 0). 'Keeps rank' is the fraction of "
+                 "resamples in which the entry has its observed (leaderboard) rank; 'Rank 2.5%' and 'Rank 97.5%' "
+                 "bound the ranks it takes.")))
+    pairs = stats.pairwise_wilcoxon(matrix)
+    headers = {"entry_a": "A", "entry_b": "B", "n_cases": "Cases", "mean_diff": "Mean score A − B",
+               "statistic": "W", "p_value": "p", "p_holm": "p (Holm)", "significant": "Significant"}
+    formats = {"mean_diff": "+.2f", "statistic": ".1f", "p_value": ".3g", "p_holm": ".3g"}
+    leader = matrix.columns[0]
+    section.tables.append(Table(
+        "wilcoxon_vs_leader", "Paired Wilcoxon signed-rank tests against the leader",
+        pairs[pairs["entry_a"] == leader].reset_index(drop=True), headers=headers, formats=formats,
+        caption="Two-sided tests on per-case scores; Holm's correction over all pairs of entries; "
+                f"significant at adjusted p < 0.05. With {len(matrix)} cases the smallest possible p is "
+                f"{2 / 2 ** len(matrix):.3g}."))
+    if matrix.shape[1] > 2:
+        section.subsections.append(Section("All pairs", collapsed=True, tables=[Table(
+            "wilcoxon_pairs", "Paired Wilcoxon signed-rank tests, all pairs", pairs, headers=headers,
+            formats=formats)]))
+    return section
+
+
+def _runtime(run: RunData, ok: pd.DataFrame, order: list[str], figures_dir: Path | None) -> Section:
+    section = Section("Runtime")
+    profile = tables.runtime_profile(ok, order)
+    if profile.empty:
+        section.paragraphs.append("No stage timings were recorded.")
+        return section
+    section.tables.append(Table(
+        "runtime_profile", "Seconds per stage: median / p90", profile,
+        headers={"entry": ENTRY, "device": "Device", "warm only": "Warm rows only"},
+        formats={"median_s": seconds, "p90_s": seconds}, display=tables.runtime_profile_wide(profile),
+        caption="Per case and stage, median / 90th percentile of seconds over warm rows (the first call in a "
+                "worker is cold and excluded where warm rows exist); fit is per trained model."))
+    fits = ok.drop_duplicates("fit_key").dropna(subset=["t_fit"]) if "fit_key" in ok else ok.iloc[0:0]
+    fits = fits.groupby("method_label", sort=False)["t_fit"].median().rename("median_s").reset_index().rename(
+        columns={"method_label": "method"})
+    if figures_dir is not None:
+        _attach(section, "runtime", "Runtime by stage", figures.runtime_chart(profile, fits, order,
+                                                                              figures_dir / "runtime.png"))
+    return section
+
+
+def _attach(section: Section, name: str, title: str, drawn, caption: str = "") -> None:
+    if isinstance(drawn, Path):
+        section.figures.append(Figure(name, title, drawn, caption))
+    else:
+        section.paragraphs.append(f"{title}: not drawn; {str(drawn).rstrip('.')}.")
+
+
+def _figures(run: RunData, values: pd.DataFrame, order: list[str], figures_dir: Path, slugs: Slugs) -> Section:
+    section = Section("Figures")
+    _attach(section, "boxplots", "Metrics per method", figures.boxplots(values, order, figures_dir / "boxplots.png"),
+            "One box per method and refinement over cases; best-ranked at the top.")
+    _attach(section, "learning_curves", "Learning curves",
+            figures.learning_curves(run.curves, figures_dir / "learning_curves.png"),
+            "Training (solid; a moving average over the faint raw values when they are many) and validation "
+            "(dashed) loss of each trained model.")
+    overlays = Section("Segmentations: best, median and worst case", gallery=True, paragraphs=[
+        "Reference in green, segmentation in red; transverse, sagittal and coronal planes through the "
+        "liver's centre, drawn with the voxel spacing's true proportions."])
+    try:
+        for entry, drawn in overlay_figures(run, values, order, figures_dir, slugs):
+            _attach(overlays, f"overlay_{slugs(entry)}", entry, drawn)
+    except OverlaysUnavailable as error:
+        overlays.figures.clear()
+        overlays.paragraphs.append(f"Not drawn: {error}")
+    section.subsections.append(overlays)
+    return section
+
+
+def _failed(run: RunData) -> Section:
+    failed = tables.failed_rows(run.rows)
+    section = Section("Failed rows")
+    if failed.empty:
+        section.paragraphs.append("None: every row succeeded.")
+        return section
+    counts = failed.groupby(["method", "postprocessor"]).size()
+    section.paragraphs.append(f"{len(failed)} rows failed; they are excluded from every mean, test and figure. "
+                              + "; ".join(f"{m} + {p}: {n}" for (m, p), n in counts.items()) + ".")
+    section.tables.append(Table("failed_rows", "Failed rows", failed,
+                                headers={"case_id": "Case", "method": "Method", "postprocessor": "Refinement",
+                                         "fold": "Fold", "seed": "Seed", "status": "Status", "error": "Error"}))
+    return section

@@ -1,0 +1,226 @@
+"""The report's tables, as raw DataFrames (numbers, not text): per-case SLiver07 tables,
+the leaderboard (Dou et al. Table 2), the distribution view (Yang et al. Table 1), the
+runtime profile, the refinement gain against `threshold`, and the failed rows.
+
+Every table reads successful rows only, except `failed_rows`; failed rows never enter a mean.
+A case evaluated under several folds or seeds counts once: its values are averaged first, so
+every case weighs the same in every mean and in the paired statistics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from liverbench.report.document import seconds
+from liverbench.report.stats import paired_wilcoxon
+from liverbench.schema import SCORE, SLIVER07
+
+SLIVER07_COLUMNS = tuple(c for m in SLIVER07 for c in (m.column, m.score_column)) + (SCORE,)
+CASE_VALUES = tuple(dict.fromkeys(SLIVER07_COLUMNS + ("dice", "jaccard", "hd95", "nsd")))
+STAGES = ("read", "preprocess", "predict", "refine", "metrics")  # per-case stages, in pipeline order
+# What a user waits for per case once the data is in memory: Dou et al.'s "5 s for the network
+# and 87 s for the CRF". Reading and scoring are the harness's cost, shown in the profile only.
+RUNTIME_STAGES = ("preprocess", "predict", "refine")
+AVERAGE = "Average"
+
+
+def per_case_values(ok: pd.DataFrame) -> pd.DataFrame:
+    """One row per (entry, case): metric values averaged over folds and seeds."""
+    columns = ["entry", "method_label", "pp_label", "case_id"]
+    if ok.empty:
+        return pd.DataFrame(columns=columns + list(CASE_VALUES))
+    values = ok[columns + list(CASE_VALUES)].copy()
+    values[list(CASE_VALUES)] = values[list(CASE_VALUES)].astype(float)
+    return values.groupby(columns, sort=False, as_index=False)[list(CASE_VALUES)].mean()
+
+
+def score_matrix(ok: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
+    """Cases x entries of the SLiver07 case score (NaN where an entry has no ok row for a case)."""
+    values = per_case_values(ok)
+    matrix = values.pivot(index="case_id", columns="entry", values=SCORE)
+    matrix = matrix.sort_index()
+    if order is not None:
+        matrix = matrix.reindex(columns=[e for e in order if e in matrix.columns])
+    return matrix
+
+
+def sliver07_table(ok: pd.DataFrame, entry: str) -> pd.DataFrame:
+    """SLiver07 per-case table of one entry plus an average row.
+
+    The average row is the mean of each column: signed RVD is averaged as is (over- and
+    under-segmentation may cancel, as in the challenge tables), each score column is the mean
+    of the per-case scores, and the total is the mean of the per-case totals.
+    """
+    values = per_case_values(ok[ok["entry"] == entry])
+    table = values[["case_id", *SLIVER07_COLUMNS]].sort_values("case_id").reset_index(drop=True)
+    if table.empty:
+        return table
+    average = table[list(SLIVER07_COLUMNS)].mean().to_frame().T
+    average.insert(0, "case_id", AVERAGE)
+    return pd.concat([table, average], ignore_index=True)
+
+
+def _runtime_per_row(rows: pd.DataFrame) -> pd.Series:
+    stages = rows[[f"t_{s}" for s in RUNTIME_STAGES]].astype(float)
+    total = stages.sum(axis=1, min_count=1)  # NaN only when no stage was timed
+    return total
+
+
+def _warm(rows: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The warm rows when there are any (the first call of a worker pays start-up costs)."""
+    cold = rows["cold"].astype("boolean").fillna(False).astype(bool)
+    warm = rows[~cold]
+    return (warm, True) if len(warm) else (rows, False)
+
+
+def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per entry, ranked by mean SLiver07 score (best first); entries without a single
+    successful case come last, unranked."""
+    ok = rows[rows["status"] == "ok"]
+    values = per_case_values(ok)
+    records = []
+    for entry, group in rows.groupby("entry", sort=False):
+        cases = values[values["entry"] == entry]
+        entry_ok = ok[ok["entry"] == entry]
+        failed = group[group["status"] != "ok"]
+        warm, _ = _warm(entry_ok) if len(entry_ok) else (entry_ok, False)
+        runtime = _runtime_per_row(warm).median() if len(warm) else np.nan
+        record = {
+            "entry": entry,
+            "method": group["method_label"].iloc[0],
+            "postprocessor": group["pp_label"].iloc[0],
+            "n_cases": int(cases["case_id"].nunique()),
+            "n_failed": int(len(failed)),
+        }
+        for column in ("voe", "rvd", "asd", "rmsd", "maxd", "dice", SCORE):
+            record[column] = float(cases[column].mean()) if len(cases) else np.nan
+        record["runtime_s"] = float(runtime) if pd.notna(runtime) else np.nan
+        records.append(record)
+    board = pd.DataFrame.from_records(
+        records,
+        columns=["entry", "method", "postprocessor", "n_cases", "n_failed", "voe", "rvd", "asd", "rmsd", "maxd",
+                 "dice", SCORE, "runtime_s"],
+    )
+    # Rank ties share the better rank ("min"): identical masks from two refinements tie.
+    board = board.sort_values([SCORE, "entry"], ascending=[False, True], na_position="last", kind="mergesort")
+    board.insert(0, "rank", board[SCORE].rank(ascending=False, method="min"))
+    return board.reset_index(drop=True)
+
+
+def distribution(ok: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Yang et al. Table 1: ASD mean, std, max, median and Dice mean, std, min, median per entry.
+
+    Std is the sample standard deviation (ddof=1): the cases are a sample of the population the
+    method will meet. It does not exist for a single case and shows as missing.
+    """
+    values = per_case_values(ok)
+    records = []
+    for entry in order:
+        cases = values[values["entry"] == entry]
+        asd, dice = cases["asd"].astype(float), cases["dice"].astype(float)
+        records.append({
+            "entry": entry, "n_cases": len(cases),
+            "asd_mean": asd.mean(), "asd_std": asd.std(ddof=1), "asd_max": asd.max(), "asd_median": asd.median(),
+            "dice_mean": dice.mean(), "dice_std": dice.std(ddof=1), "dice_min": dice.min(),
+            "dice_median": dice.median(),
+        })
+    return pd.DataFrame.from_records(records, columns=[
+        "entry", "n_cases", "asd_mean", "asd_std", "asd_max", "asd_median", "dice_mean", "dice_std", "dice_min",
+        "dice_median"])
+
+
+def runtime_profile(ok: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Median and 90th percentile of each stage's seconds, per entry and device (long form).
+
+    Warm rows only where an entry has any on that device (`warm_only`); the fit stage counts
+    each trained model once (rows of one model repeat its fit time).
+    """
+    records = []
+    for entry in order:
+        entry_rows = ok[ok["entry"] == entry]
+        for device, group in entry_rows.groupby("device", sort=True):
+            warm, warm_only = _warm(group)
+            for stage in STAGES + ("fit",):
+                column = f"t_{stage}"
+                if stage == "fit":  # one value per trained model, cold or not: fitting happens once
+                    seconds = group.drop_duplicates("fit_key")[column]
+                else:
+                    seconds = warm[column]
+                seconds = seconds.astype(float).dropna()
+                if seconds.empty:
+                    continue
+                records.append({
+                    "entry": entry, "device": device or "unknown", "stage": stage, "n": len(seconds),
+                    "warm_only": bool(warm_only) if stage != "fit" else False,
+                    "median_s": float(seconds.median()), "p90_s": float(np.percentile(seconds, 90)),
+                })
+    return pd.DataFrame.from_records(records, columns=["entry", "device", "stage", "n", "warm_only", "median_s",
+                                                       "p90_s"])
+
+
+def runtime_profile_wide(profile: pd.DataFrame) -> pd.DataFrame:
+    """The profile with one column per stage holding "median / p90" text, for reading."""
+    columns = ["entry", "device", "warm only"] + [s for s in STAGES + ("fit",) if s in set(profile["stage"])]
+    records = []
+    for (entry, device), group in profile.groupby(["entry", "device"], sort=False):
+        per_case = group[group["stage"] != "fit"]
+        record = {"entry": entry, "device": device,
+                  "warm only": ("yes" if per_case["warm_only"].all() else "no") if len(per_case) else ""}
+        for row in group.itertuples(index=False):
+            record[row.stage] = f"{seconds(row.median_s)} / {seconds(row.p90_s)}"
+        records.append(record)
+    return pd.DataFrame.from_records(records, columns=columns).fillna("")
+
+
+def refinement_gain(ok: pd.DataFrame, baseline: str = "threshold") -> pd.DataFrame:
+    """Each post-processor against `threshold` on the same method's predictions, paired by case.
+
+    Positive differences in score and Dice are gains; negative differences in VOE, ASD and
+    MaxD are gains. The p-value is the two-sided Wilcoxon signed-rank test on case scores.
+    """
+    values = per_case_values(ok)
+    records = []
+    for method, group in values.groupby("method_label", sort=False):
+        base_rows = ok[(ok["method_label"] == method) & (ok["postprocessor"] == baseline)]
+        if base_rows.empty:
+            continue
+        base_label = base_rows["pp_label"].iloc[0]
+        base = group[group["pp_label"] == base_label].set_index("case_id")
+        for pp, other in group[group["pp_label"] != base_label].groupby("pp_label", sort=False):
+            other = other.set_index("case_id")
+            common = base.index.intersection(other.index)
+            if common.empty:
+                continue
+            diff = other.loc[common, list(CASE_VALUES)] - base.loc[common, list(CASE_VALUES)]
+            d_score = diff[SCORE]
+            test = paired_wilcoxon(other.loc[common, SCORE].to_numpy(), base.loc[common, SCORE].to_numpy())
+            records.append({
+                "method": method, "postprocessor": pp, "baseline": base_label, "n_cases": len(common),
+                "d_score_mean": d_score.mean(), "d_score_median": d_score.median(),
+                "d_dice_mean": diff["dice"].mean(), "d_voe_mean": diff["voe"].mean(),
+                "d_asd_mean": diff["asd"].mean(), "d_maxd_mean": diff["maxd"].mean(),
+                "wins": int((d_score > 0).sum()), "ties": int((d_score == 0).sum()),
+                "losses": int((d_score < 0).sum()), "p_value": test["p_value"],
+            })
+    return pd.DataFrame.from_records(records, columns=[
+        "method", "postprocessor", "baseline", "n_cases", "d_score_mean", "d_score_median", "d_dice_mean",
+        "d_voe_mean", "d_asd_mean", "d_maxd_mean", "wins", "ties", "losses", "p_value"])
+
+
+def failed_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    failed = rows[rows["status"] != "ok"]
+    table = failed[["case_id", "method_label", "pp_label", "fold", "seed", "status", "error"]].rename(
+        columns={"method_label": "method", "pp_label": "postprocessor"})
+    table = table.assign(error=table["error"].map(_first_lines))
+    return table.sort_values(["method", "postprocessor", "case_id"], kind="mergesort").reset_index(drop=True)
+
+
+def _first_lines(error: str, limit: int = 400) -> str:
+    """Errors can carry whole tracebacks; a table cell shows the message (last line) and start."""
+    error = (error or "").strip()
+    if not error:
+        return "(no error message)"
+    lines = [line for line in error.splitlines() if line.strip()]
+    text = lines[-1] if lines[0].startswith("Traceback") else " ".join(lines)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,123 @@
+"""build_report end to end on fake runs: every file written, escaping, edge cases."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_report_fakerun import fake_run, make_run  # noqa: F401 (fixture)
+
+from liverbench.errors import ConfigError
+from liverbench.report import build_report
+
+MALICIOUS = "<script>alert(1)</script>"
+LATEX_SPECIALS = "&_%$#"
+
+
+def _no_nan(text: str) -> bool:
+    return re.search(r"\bnan\b", text, re.IGNORECASE) is None
+
+
+def test_every_file_is_written(fake_run, tmp_path):
+    out = tmp_path / "report"
+    main = build_report(fake_run, out)
+    assert main == out / "report.html"
+    names = {"leaderboard", "distribution", "bootstrap", "wilcoxon_vs_leader", "wilcoxon_pairs", "refinement_gain",
+             "runtime_profile", "failed_rows"} | {f"per_case_{e}" for e in
+                                                  ("good-threshold", "good-largest-component", "bad-threshold",
+                                                   "bad-largest-component")}
+    for name in names:
+        for ext in ("csv", "tex"):
+            assert (out / "tables" / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
+    figures = {p.name for p in (out / "figures").glob("*.png")}
+    assert {"boxplots.png", "learning_curves.png", "runtime.png", "overlay_good-threshold.png",
+            "overlay_bad-largest-component.png"} <= figures
+    for path in (out / "figures").glob("*.png"):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    assert html.count("data:image/png;base64,") == len(figures)  # self-contained
+    assert "src=\"http" not in html and "<link" not in html
+    assert "](figures/boxplots.png)" in md
+    for text in [html, md] + [p.read_text() for p in (out / "tables").iterdir()]:
+        assert _no_nan(text)
+    assert "1 rows failed" in md and "RuntimeError: out of memory in \\<refine\\>" in md
+
+
+def test_leaderboard_csv_holds_raw_numbers_in_rank_order(fake_run, tmp_path):
+    import pandas as pd
+
+    build_report(fake_run, tmp_path / "r", formats=("csv",))
+    board = pd.read_csv(tmp_path / "r" / "tables" / "leaderboard.csv")
+    assert list(board["rank"]) == [1, 2, 3, 4]
+    assert board["score"].is_monotonic_decreasing
+    assert not (tmp_path / "r" / "report.html").exists() and not (tmp_path / "r" / "figures").exists()
+
+
+def test_user_strings_are_escaped_in_html_latex_and_markdown(tmp_path):
+    run_dir = make_run(tmp_path, methods={MALICIOUS: 3.0, LATEX_SPECIALS: 1.0},
+                       case_ids=[MALICIOUS, LATEX_SPECIALS, "plain-01", "plain-02"], fail=((MALICIOUS, "threshold", 1),),
+                       trained=(MALICIOUS,))
+    # make the error message itself hostile too
+    out = tmp_path / "report"
+    build_report(run_dir, out)
+    html = (out / "report.html").read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&amp;_%$#" in html
+    tex = (out / "tables" / "leaderboard.tex").read_text()
+    assert r"\&\_\%\$\#" in tex and LATEX_SPECIALS not in tex
+    assert r"\textless{}script\textgreater{}" in tex
+    per_case = next((out / "tables").glob("per_case_*script*.tex")).read_text()
+    assert r"\textless{}script\textgreater{}alert(1)\textless{}/script\textgreater{}" in per_case
+    assert MALICIOUS not in (out / "report.md").read_text()
+    assert "\\<script\\>" in (out / "report.md").read_text()
+    assert any(p.name.startswith("overlay_script-alert-1-script") for p in (out / "figures").iterdir())
+
+
+def test_single_method_has_no_comparisons(tmp_path):
+    run_dir = make_run(tmp_path, methods={"good": 3.0}, pps=("threshold",), fail=(), save_predictions=False)
+    out = tmp_path / "report"
+    build_report(run_dir, out)
+    md = (out / "report.md").read_text()
+    assert "Only one method" in md
+    assert not (out / "tables" / "wilcoxon_vs_leader.csv").exists()
+    assert "Not drawn: the run saved no predictions" in md  # overlays skipped with one note
+    assert "None: every row succeeded." in md
+    assert _no_nan(md) and _no_nan((out / "report.html").read_text())
+
+
+def test_many_methods_and_a_method_that_failed_everywhere(tmp_path):
+    methods = {f"m{i}": 1.0 + i * 0.4 for i in range(7)}
+    fail = [("m0", pp, i) for pp in ("threshold", "largest-component", "graphcut") for i in range(6)]
+    run_dir = make_run(tmp_path, methods=methods, pps=("threshold", "largest-component", "graphcut"), fail=fail,
+                       save_predictions=False, trained=())
+    out = tmp_path / "report"
+    build_report(run_dir, out, formats=("md", "csv"))
+    import pandas as pd
+
+    assert not list((out / "tables").glob("*.tex"))
+
+    board = pd.read_csv(out / "tables" / "leaderboard.csv")
+    assert len(board) == 21 and board["rank"].isna().sum() == 3  # m0 rows: listed, unranked
+    pairs = pd.read_csv(out / "tables" / "wilcoxon_pairs.csv")
+    assert len(pairs) == 18 * 17 // 2
+    md = (out / "report.md").read_text()
+    assert "18 rows failed" in md and "Learning curves: not drawn" in md
+    assert _no_nan(md)
+
+
+def test_unknown_format_is_refused(fake_run, tmp_path):
+    with pytest.raises(ConfigError, match="pdf"):
+        build_report(fake_run, tmp_path / "r", formats=("md", "pdf"))
+
+
+def test_a_run_where_every_row_failed_still_reports(tmp_path):
+    fail = [(m, "threshold", i) for m in ("good", "bad") for i in range(3)]
+    run_dir = make_run(tmp_path, pps=("threshold",), n_cases=3, fail=fail, save_predictions=False)
+    out = tmp_path / "report"
+    build_report(run_dir, out)
+    md = (out / "report.md").read_text()
+    assert "6 rows failed" in md and "No method has a successful case" in md
+    assert (out / "tables" / "leaderboard.csv").read_text().count("\n") == 3  # header + 2 unranked entries
+    assert _no_nan(md) and _no_nan((out / "report.html").read_text())
