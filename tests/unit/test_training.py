@@ -1,0 +1,226 @@
+"""The neural segmenters and their shared trainer, on tiny phantoms with tiny networks (CPU).
+
+Covers, for each of cnn3d / dsn3d / di2in / di2in-adv: the segmenter contract (shape, range,
+save -> load predicts identically), that a few iterations lower the loss, and that a fit killed
+after N steps resumes from its checkpoint to the same weights as an uninterrupted fit; plus the
+deep-supervision weight schedule, the adversarial k_D / k_G alternation, presets, checkpoints,
+and (with a GPU only) the mixed-precision path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.di2in import DI2IN
+from baselines.di2in_adv import DI2INAdversarial
+from baselines.dou_dsn import CNN3D, DSN3D
+from baselines.training import load_checkpoint, resolve_params, step_decay
+from liverbench.errors import ConfigError, InputError
+from liverbench.plugin import Context
+from liverbench.testing import check_segmenter
+
+torch.set_num_threads(1)
+
+ALL = [CNN3D, DSN3D, DI2IN, DI2INAdversarial]
+
+# Tiny phantoms are ~32x48x48 at ~8 mm; working at 8 mm keeps them that size.
+FAST = {
+    CNN3D: dict(width=0.25, spacing_mm=8.0, patch=[16, 32, 32], batch_size=2, lr=3e-3),
+    DSN3D: dict(width=0.25, spacing_mm=8.0, patch=[16, 32, 32], batch_size=2, lr=3e-3),
+    DI2IN: dict(width=0.125, spacing_mm=8.0, patch=[16, 32, 32], batch_size=2, lr=1e-2),
+    DI2INAdversarial: dict(
+        width=0.125, spacing_mm=8.0, patch=[16, 32, 32], batch_size=2, lr=1e-2, d_width=0.125, batch_d=2, batch_g=2
+    ),
+}
+
+
+def fast(cls, **overrides):
+    params = {**FAST[cls], "val_patches": 1, "val_every": 2, "checkpoint_every": 2, **overrides}
+    if cls is DI2INAdversarial:
+        params.setdefault("adv_iterations", 2)
+        params.setdefault("k_d", 2)
+    return cls(preset="cpu", **params)
+
+
+@pytest.fixture(scope="module")
+def phantoms():
+    from liverbench.phantom import make_phantom
+
+    return [make_phantom(seed, "tiny") for seed in range(5)]
+
+
+def _fit(method, cases, workdir: Path | None, progress=None):
+    method.fit(cases[:3], cases[3:4], Context(seed=0, workdir=workdir, progress=progress))
+    return method
+
+
+def _weights(method) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in method.net.state_dict().items()}
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.name)
+def test_segmenter_contract(cls, phantoms):
+    # the project's own contract kit: shape, float32 in [0, 1], extras on the grid, deterministic
+    # predictions, learning curves, save -> load gives the same params and the same maps
+    report = check_segmenter(cls, cases=phantoms, preset="cpu", iterations=2, **{**FAST[cls], "val_every": 1, "val_patches": 1,
+                             **({"adv_iterations": 1, "k_d": 1} if cls is DI2INAdversarial else {})})
+    expected = {"branch1", "branch2"} if cls in (CNN3D, DSN3D) else {"branch1", "branch2", "branch3"}
+    assert set(report["extras"]) == expected
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.name)
+def test_a_few_iterations_lower_the_loss(cls, phantoms, tmp_path):
+    """Loss of P against the reference on a held-out phantom, untrained vs after training."""
+    test = phantoms[4]
+
+    def bce(method) -> float:
+        p = np.clip(method.predict(test.image, Context()).prob.astype(np.float64), 1e-6, 1 - 1e-6)
+        y = test.liver
+        return float(-(y * np.log(p) + (~y) * np.log(1 - p)).mean())
+
+    untrained = _fit(fast(cls, iterations=0, **({"adv_iterations": 0} if cls is DI2INAdversarial else {})), phantoms, None)
+    trained = _fit(fast(cls, iterations=10, **({"adv_iterations": 1} if cls is DI2INAdversarial else {})), phantoms, tmp_path)
+    assert bce(trained) < 0.8 * bce(untrained)
+    # the validation loss (fixed patches, so not noisy like single training batches) falls too
+    val = [r["loss"] for r in trained.learning_curves() if r["split"] == "val"]
+    assert len(val) >= 5 and val[-1] < val[0]
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.name)
+def test_a_killed_fit_resumes_to_the_same_weights(cls, phantoms, tmp_path):
+    total = 6 if cls is not DI2INAdversarial else 4  # adv: 4 pre-training steps + 2 adversarial iterations
+    kill_at = 5  # after step 5 completes; the last checkpoint is at step 4 (checkpoint_every=2)
+
+    def kill(done, n, message):
+        if done == kill_at:
+            raise Killed
+
+    reference = _fit(fast(cls, iterations=total), phantoms, tmp_path / "straight")
+    interrupted = fast(cls, iterations=total)
+    with pytest.raises(Killed):
+        _fit(interrupted, phantoms, tmp_path / "resumed", progress=kill)
+    assert json.loads((tmp_path / "resumed" / "checkpoint.json").read_text())["step"] == 4
+    resumed = _fit(fast(cls, iterations=total), phantoms, tmp_path / "resumed")
+    assert resumed.fit_info["resumed_from"] == 4
+    ref, res = _weights(reference), _weights(resumed)
+    assert ref.keys() == res.keys()
+    for key in ref:
+        assert torch.equal(ref[key], res[key]), key
+    assert resumed.learning_curves() == reference.learning_curves()
+    # a finished fit found again is not redone
+    again = _fit(fast(cls, iterations=total), phantoms, tmp_path / "resumed")
+    assert again.fit_info["resumed_from"] == reference.fit_info["steps"]
+
+
+def test_checkpoints_are_plain_tensors_and_json(phantoms, tmp_path):
+    _fit(fast(DSN3D, iterations=3), phantoms, tmp_path)
+    tensors, meta = load_checkpoint(tmp_path)  # torch.load(weights_only=True) inside
+    assert meta["step"] == 3 and {"modules", "optimizers", "scalers", "torch_rng"} <= set(tensors)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-00000003.json", "checkpoint-00000003.pt", "checkpoint.json"]
+    assert not list(tmp_path.glob(".*tmp*"))
+    # a checkpoint made under other parameters is not resumed from
+    other = _fit(fast(DSN3D, iterations=3, lr=1e-4), phantoms, tmp_path)
+    assert other.fit_info["resumed_from"] is None
+
+
+def test_saved_model_is_a_state_dict_and_json(phantoms, tmp_path):
+    method = _fit(fast(DI2IN, iterations=2), phantoms, None)
+    method.save(tmp_path)
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["method"] == "di2in" and meta["params"] == method.params and meta["curves"] == method.learning_curves()
+    with pytest.raises(InputError, match="di2in"):
+        DSN3D.load(tmp_path)
+
+
+def test_deep_supervision_weights_decay_on_schedule(phantoms):
+    # 3 training cases, batch 3 -> 1 step per epoch; decay 5 % every 2 epochs
+    method = _fit(fast(DSN3D, iterations=7, batch_size=3, eta_every_epochs=2), phantoms, None)
+    history = method.fit_info["state"]["eta_history"]
+    assert [h[0] for h in history] == [0, 2, 4, 6]
+    for k, (_, eta3, eta6) in enumerate(history):
+        assert eta3 == pytest.approx(0.3 * 0.95**k) and eta6 == pytest.approx(0.4 * 0.95**k)
+    # the paper's numbers: 0.3 and 0.4, 5 % every 10 epochs
+    paper = DSN3D(preset="paper")
+    assert paper.eta_at(0, 20) == [0.3, 0.4]
+    assert paper.eta_at(199, 20) == [0.3, 0.4]  # 20 volumes, batch 1: epoch 9
+    assert paper.eta_at(200, 20) == pytest.approx([0.285, 0.38])
+    # the plain 3D CNN trains on the last layer only
+    assert CNN3D(preset="paper").eta_at(0, 20) == [0.0, 0.0]
+
+
+def test_learning_rate_schedules_follow_the_papers():
+    di2in = resolve_params(DI2IN.presets, {"preset": "paper"}, "di2in")
+    assert (di2in["lr"], di2in["iterations"], di2in["batch_size"], di2in["optimizer"]) == (0.01, 200, 4, "sgd")
+    schedule = step_decay(di2in["lr"], di2in["iterations"] // 2)
+    assert schedule(99) == pytest.approx(0.01) and schedule(100) == pytest.approx(0.001)
+    dsn = resolve_params(DSN3D.presets, {"preset": "paper"}, "dsn3d")
+    assert (dsn["lr"], dsn["init"], dsn["init_std"], dsn["lr_step_epochs"]) == (0.1, "gaussian", 0.01, 50)
+    adv = resolve_params(DI2INAdversarial.presets, {"preset": "paper"}, "di2in-adv")
+    assert (adv["adv_iterations"], adv["k_d"], adv["batch_d"], adv["k_g"], adv["batch_g"], adv["adv_lambda"]) == (
+        100, 10, 8, 1, 4, 0.01)
+
+
+def test_adversarial_loop_alternates_kd_and_kg(phantoms):
+    method = _fit(fast(DI2INAdversarial, iterations=2, adv_iterations=3, k_d=3, k_g=2), phantoms, None)
+    state = method.fit_info["state"]
+    assert state["adv_log"] == ("DDD" + "GG") * 3
+    assert state["adv_log"].count("D") == 9 and state["adv_log"].count("G") == 6
+    assert method.fit_info["steps"] == 5  # 2 pre-training + 3 adversarial iterations
+    assert np.isfinite(state["d_loss"]) and np.isfinite(state["g_adv_loss"])
+
+
+def test_discriminator_is_not_saved(phantoms, tmp_path):
+    method = _fit(fast(DI2INAdversarial, iterations=1, adv_iterations=1, k_d=1), phantoms, None)
+    method.save(tmp_path)
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert state.keys() == DI2IN(preset="cpu", width=0.125).build_network().state_dict().keys()
+
+
+def test_parameters_are_checked():
+    with pytest.raises(ConfigError, match="iterationz"):
+        DSN3D(iterationz=3)
+    with pytest.raises(ConfigError, match="preset"):
+        DI2IN(preset="gpu")
+    with pytest.raises(ConfigError, match="stride 16"):
+        DI2IN(patch=[24, 32, 32])
+    with pytest.raises(ConfigError, match="eta"):
+        DSN3D(eta=[0.3])
+    assert DSN3D().params == {} and DSN3D().config["preset"] == "cpu"
+
+
+def test_predict_before_fit_is_an_error(phantoms):
+    with pytest.raises(RuntimeError, match="before fit"):
+        DI2IN().predict(phantoms[0].image, Context())
+
+
+def test_training_needs_masks(phantoms):
+    from liverbench.volume import Case
+
+    unlabelled = Case("no-mask", phantoms[0].image)
+    with pytest.raises(InputError, match="no-mask"):
+        fast(DSN3D, iterations=1).fit([unlabelled], [], Context())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cls", [DSN3D, DI2INAdversarial], ids=lambda c: c.name)
+def test_cuda_mixed_precision_fit_and_predict(cls, phantoms, tmp_path):
+    method = cls(preset="cpu", **{**FAST[cls], "iterations": 3,
+                                  **({"adv_iterations": 1, "k_d": 1} if cls is DI2INAdversarial else {})})
+    method.fit(phantoms[:3], phantoms[3:4], Context(device="cuda", seed=0, workdir=tmp_path))
+    assert method.fit_info["device"].startswith("cuda")
+    tensors, _ = load_checkpoint(tmp_path)
+    assert tensors["scalers"]["net"]["scale"] > 0  # the GradScaler was in use
+    pred = method.predict(phantoms[4].image, Context(device="cuda"))
+    assert pred.prob.dtype == np.float32 and pred.prob.shape == phantoms[4].image.shape
+    assert 0 <= pred.prob.min() and pred.prob.max() <= 1
