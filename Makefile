@@ -5,6 +5,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Reports and case ids are UTF-8 whatever the locale CI runs under.
+export PYTHONUTF8 := 1
 
 .PHONY: demo test setup real clean-venv
 

@@ -76,14 +76,14 @@ class IntensityBaseline(Segmenter):
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "params.json").write_text(json.dumps(self.params, sort_keys=True))
+        (directory / "params.json").write_text(json.dumps(self.params, sort_keys=True), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> "IntensityBaseline":
         path = Path(directory) / "params.json"
         if not path.is_file():
             raise InputError(f"{path}: missing; not a saved intensity baseline")
-        return cls(**json.loads(path.read_text()))
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
 # -- the pipeline ------------------------------------------------------------------------------

@@ -222,7 +222,7 @@ class NeuralSegmenter(Segmenter):
             "curves": self._curves,
             "fit": self.fit_info,
         }
-        (directory / MODEL_JSON).write_text(json.dumps(meta, indent=1, default=str))
+        (directory / MODEL_JSON).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> "NeuralSegmenter":
@@ -230,7 +230,7 @@ class NeuralSegmenter(Segmenter):
         meta_path, weights_path = directory / MODEL_JSON, directory / MODEL_WEIGHTS
         if not meta_path.is_file() or not weights_path.is_file():
             raise InputError(f"{cls.name}: {directory} holds no saved model ({MODEL_JSON} and {MODEL_WEIGHTS} expected)")
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("method") != cls.name:
             raise InputError(f"{cls.name}: {directory} holds a {meta.get('method')!r} model, not {cls.name!r}")
         method = cls(**meta["params"])

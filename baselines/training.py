@@ -241,7 +241,7 @@ def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(path, lambda p: p.write_text(json.dumps(obj)))
+    _atomic_write_bytes(path, lambda p: p.write_text(json.dumps(obj), encoding="utf-8"))
 
 
 def save_checkpoint(workdir: Path, step: int, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -263,8 +263,8 @@ def load_checkpoint(workdir: Path | None) -> tuple[dict[str, Any], dict[str, Any
     pointer = Path(workdir) / CHECKPOINT_POINTER
     if not pointer.is_file():
         return None
-    stem = json.loads(pointer.read_text())["stem"]
-    meta = json.loads((Path(workdir) / f"{stem}.json").read_text())
+    stem = json.loads(pointer.read_text(encoding="utf-8"))["stem"]
+    meta = json.loads((Path(workdir) / f"{stem}.json").read_text(encoding="utf-8"))
     tensors = torch.load(Path(workdir) / f"{stem}.pt", map_location="cpu", weights_only=True)
     return tensors, meta
 

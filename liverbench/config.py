@@ -54,7 +54,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = (), *, check_names:
     if not path.is_file():
         raise ConfigError(f"run config {str(path)!r} not found")
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:

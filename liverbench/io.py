@@ -157,7 +157,7 @@ def _write_nifti(volume: Volume, path: Path, axcodes) -> None:
 def _metaimage_data_file(path: Path) -> Path | None:
     """The data file an .mhd header names (None for LOCAL data or a file list)."""
     try:
-        header = path.read_text(errors="replace")
+        header = path.read_text(errors="replace", encoding="utf-8")
     except OSError as error:
         raise _wrap_read_error(path, error) from error
     match = re.search(r"^\s*ElementDataFile\s*=\s*(.+?)\s*$", header, flags=re.MULTILINE)

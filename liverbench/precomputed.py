@@ -61,8 +61,8 @@ class Precomputed(Segmenter):
 
     def save(self, directory: Path) -> None:
         Path(directory).mkdir(parents=True, exist_ok=True)
-        (Path(directory) / "params.json").write_text(json.dumps(self.params, sort_keys=True))
+        (Path(directory) / "params.json").write_text(json.dumps(self.params, sort_keys=True), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> "Precomputed":
-        return cls(**json.loads((Path(directory) / "params.json").read_text()))
+        return cls(**json.loads((Path(directory) / "params.json").read_text(encoding="utf-8")))

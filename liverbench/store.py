@@ -96,7 +96,7 @@ class ResultStore:
         path = self.run_dir / name
         if not path.is_file():
             return None
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def _write_json(self, name: str, obj: Any) -> None:
         atomic_write_text(self.run_dir / name, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
@@ -180,7 +180,7 @@ class ResultStore:
         return (self.fit_dir(fit_key) / "fit.json").is_file()
 
     def fit_info(self, fit_key: str) -> dict[str, Any]:
-        return json.loads((self.fit_dir(fit_key) / "fit.json").read_text())
+        return json.loads((self.fit_dir(fit_key) / "fit.json").read_text(encoding="utf-8"))
 
     def save_fit(self, fit_key: str, files: dict[str, bytes], curves: list[dict[str, Any]], info: dict[str, Any]) -> Path:
         """Write a trained model's files, then rename the finished directory into place."""
@@ -193,8 +193,8 @@ class ResultStore:
                     raise ValueError(f"fit {fit_key}: file name {rel!r} escapes the fit directory")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-            (tmp / "curves.json").write_text(json.dumps(curves, indent=1, default=float))
-            (tmp / "fit.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str))
+            (tmp / "curves.json").write_text(json.dumps(curves, indent=1, default=float), encoding="utf-8")
+            (tmp / "fit.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str), encoding="utf-8")
             final = self.fit_dir(fit_key)
             if final.exists():  # an earlier fit of the same key without fit.json: incomplete
                 shutil.rmtree(final)
@@ -215,9 +215,9 @@ class ResultStore:
         for d in sorted(self.fits_dir.glob("*")):
             if d.name.startswith(".tmp-") or not (d / "fit.json").is_file():
                 continue
-            info = json.loads((d / "fit.json").read_text())
+            info = json.loads((d / "fit.json").read_text(encoding="utf-8"))
             path = d / "curves.json"
-            for c in json.loads(path.read_text()) if path.is_file() else []:
+            for c in json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []:
                 out.append({"fit_key": d.name, "method": info.get("method"), "fold": info.get("fold"),
                             "seed": info.get("seed"), "step": c.get("step"), "split": c.get("split"),
                             "loss": c.get("loss")})
@@ -229,7 +229,7 @@ class ResultStore:
 
     def tuned_params(self, fit_key: str, pp_name: str, metric: str) -> dict[str, Any] | None:
         path = self._tuned_path(fit_key, pp_name, metric)
-        return json.loads(path.read_text())["params"] if path.is_file() else None
+        return json.loads(path.read_text(encoding="utf-8"))["params"] if path.is_file() else None
 
     def save_tuned(self, fit_key: str, pp_name: str, metric: str, params: dict[str, Any]) -> None:
         atomic_write_text(self._tuned_path(fit_key, pp_name, metric),

@@ -32,7 +32,7 @@ class MsdDataset(FileDataset):
         if not index.is_file():
             raise InputError(f"dataset 'msd': {index} not found (expected the Task03_Liver folder)")
         try:
-            entries = json.loads(index.read_text()).get(subset, [])
+            entries = json.loads(index.read_text(encoding="utf-8")).get(subset, [])
         except (ValueError, AttributeError) as error:
             raise InputError(f"dataset 'msd': {index} is not a valid dataset.json: {error}") from error
         cases = {}

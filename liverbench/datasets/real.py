@@ -46,7 +46,7 @@ class RealDataset(FileDataset):
         manifest_path = folder / "manifest.json"
         if manifest_path.is_file():
             try:
-                manifest = json.loads(manifest_path.read_text())
+                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             except ValueError as error:
                 raise InputError(f"dataset 'real': {manifest_path} is not valid JSON: {error}") from error
         cases = {}

@@ -43,11 +43,11 @@ class LearnedWindow(Segmenter):
 
     def save(self, directory):
         Path(directory).mkdir(parents=True, exist_ok=True)
-        (Path(directory) / "state.json").write_text(json.dumps({"params": self.params, "window": self.window}))
+        (Path(directory) / "state.json").write_text(json.dumps({"params": self.params, "window": self.window}), encoding="utf-8")
 
     @classmethod
     def load(cls, directory):
-        state = json.loads((Path(directory) / "state.json").read_text())
+        state = json.loads((Path(directory) / "state.json").read_text(encoding="utf-8"))
         method = cls(**state["params"])
         method.window = state["window"]
         return method

@@ -104,7 +104,7 @@ def test_unreadable_training_case_fails_the_fit_naming_it(tmp_path):
 
 def test_retry_failed_reruns_only_failed_rows(tmp_path):
     flag = tmp_path / "fail-now"
-    flag.write_text("x")
+    flag.write_text("x", encoding="utf-8")
     cfg = config(tmp_path, methods=[{"name": "eng-hu", "params": {"fail_if": str(flag)}}])
     out = runner.run(cfg, quiet=True)
     assert out.n_failed == 8

@@ -93,7 +93,7 @@ class EngHU(Segmenter):
         if p["fail_if"] and os.path.exists(p["fail_if"]):
             raise RuntimeError(f"eng-hu asked to fail while {p['fail_if']} exists")
         if p["crash_marker"] and not os.path.exists(p["crash_marker"]):
-            Path(p["crash_marker"]).write_text(str(os.getpid()))
+            Path(p["crash_marker"]).write_text(str(os.getpid()), encoding="utf-8")
             os._exit(1)  # a worker dying mid-task (segfault, OOM kill)
         if p["sleep"]:
             time.sleep(p["sleep"])
@@ -106,11 +106,11 @@ class EngHU(Segmenter):
     def save(self, directory):
         Path(directory).mkdir(parents=True, exist_ok=True)
         Path(directory, "state.json").write_text(json.dumps({"params": self.params, "mu": self.mu, "sd": self.sd,
-                                                             "gpu_ids": self.gpu_ids}))
+                                                             "gpu_ids": self.gpu_ids}), encoding="utf-8")
 
     @classmethod
     def load(cls, directory):
-        state = json.loads(Path(directory, "state.json").read_text())
+        state = json.loads(Path(directory, "state.json").read_text(encoding="utf-8"))
         m = cls(**state["params"])
         m.mu, m.sd, m.gpu_ids = state["mu"], state["sd"], state["gpu_ids"]
         return m

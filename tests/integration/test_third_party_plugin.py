@@ -65,11 +65,11 @@ class HUThreshold(Segmenter):
 
     def save(self, directory):
         Path(directory).mkdir(parents=True, exist_ok=True)
-        (Path(directory) / "params.json").write_text(json.dumps(self.params))
+        (Path(directory) / "params.json").write_text(json.dumps(self.params), encoding="utf-8")
 
     @classmethod
     def load(cls, directory):
-        return cls(**json.loads((Path(directory) / "params.json").read_text()))
+        return cls(**json.loads((Path(directory) / "params.json").read_text(encoding="utf-8")))
 '''
 
 CHECK = """\
@@ -113,8 +113,8 @@ def installed(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("third_party")
     pkg, site = root / "liverbench-hu-threshold", root / "site"
     pkg.mkdir()
-    (pkg / "pyproject.toml").write_text(PYPROJECT)
-    (pkg / "hu_threshold.py").write_text(MODULE)
+    (pkg / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
+    (pkg / "hu_threshold.py").write_text(MODULE, encoding="utf-8")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
          "--disable-pip-version-check", "--target", str(site), str(pkg)],
@@ -162,7 +162,7 @@ def test_autoload_off_blocks_it_until_allowed(installed):
 def test_runs_from_a_run_config_with_an_allow_list(installed):
     root = Path(installed["root"])
     config = root / "third-party.toml"
-    config.write_text(RUN_CONFIG.format(runs=root / "runs"))
+    config.write_text(RUN_CONFIG.format(runs=root / "runs"), encoding="utf-8")
     run([sys.executable, "-m", "liverbench", "run", str(config)], installed, {"LIVERBENCH_PLUGIN_AUTOLOAD": "0"})
     from liverbench.store import ResultStore
 

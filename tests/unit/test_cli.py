@@ -39,7 +39,7 @@ def write_cfg(tmp_path, extra="", method='name = "eng-hu"', name="cli"):
         {method}
         [execution]
         backend = "ray"
-        """) + textwrap.dedent(extra))
+        """) + textwrap.dedent(extra), encoding="utf-8")
     return p
 
 
@@ -80,8 +80,8 @@ def test_config_errors_exit_2_naming_the_key(tmp_path, capsys):
 
 def test_failed_rows_exit_1_with_summary(tmp_path, capsys):
     cfg = write_cfg(tmp_path, extra="", name="bad")
-    text = cfg.read_text().replace("n_cases = 4 }", 'n_cases = 4, bad = ["eng-000", "eng-001", "eng-002", "eng-003"] }')
-    cfg.write_text(text)
+    text = cfg.read_text(encoding="utf-8").replace("n_cases = 4 }", 'n_cases = 4, bad = ["eng-000", "eng-001", "eng-002", "eng-003"] }')
+    cfg.write_text(text, encoding="utf-8")
     assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_FAILED_ROWS
     out = capsys.readouterr().out
     assert "failures:" in out and "truncated file" in out
@@ -138,7 +138,7 @@ def test_precomputed_segmenter_scores_masks_in_a_run(tmp_path, capsys):
         registry.register("segmenter", "precomputed", Precomputed)
     ds, pred, ref = _masks(tmp_path)
     cfg = write_cfg(tmp_path, method=f'name = "precomputed"\nparams = {{ dir = "{pred}" }}', name="pre")
-    cfg.write_text(cfg.read_text().replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", "n_cases = 3"))
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", encoding="utf-8", "n_cases = 3"))
     assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_OK
     df = ResultStore(tmp_path / "runs" / "pre").rows()
     assert len(df) == 3 and (df["score"] == 100.0).all() and (df["dice"] == 1.0).all()
@@ -215,7 +215,7 @@ def test_precomputed_mask_on_wrong_grid_is_a_failed_row_naming_the_file(tmp_path
     ds, pred, ref = _masks(tmp_path)
     write_volume(Volume(np.zeros((4, 4, 4), np.uint8), (1, 1, 1)), pred / "eng-001.nii.gz")
     cfg = write_cfg(tmp_path, method=f'name = "precomputed"\nparams = {{ dir = "{pred}" }}', name="pre2")
-    cfg.write_text(cfg.read_text().replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", "n_cases = 3"))
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", encoding="utf-8", "n_cases = 3"))
     assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_FAILED_ROWS
     df = ResultStore(tmp_path / "runs" / "pre2").rows()
     bad = df[df["status"] == "failed"]

@@ -28,11 +28,11 @@ class CfgSeg(Segmenter):
         return Prediction(prob=(image.array > self.params["level"]).astype(np.float32))
 
     def save(self, directory):
-        (Path(directory) / "p.json").write_text(json.dumps(self.params))
+        (Path(directory) / "p.json").write_text(json.dumps(self.params), encoding="utf-8")
 
     @classmethod
     def load(cls, directory):
-        return cls(**json.loads((Path(directory) / "p.json").read_text()))
+        return cls(**json.loads((Path(directory) / "p.json").read_text(encoding="utf-8")))
 
 
 class CfgThreshold(PostProcessor):
@@ -94,7 +94,7 @@ params = { level = 1.5 }
 
 def write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "run.toml"
-    p.write_text(textwrap.dedent(text))
+    p.write_text(textwrap.dedent(text), encoding="utf-8")
     return p
 
 

@@ -97,7 +97,7 @@ def test_lits_liver_is_label_one_or_more(tmp_path):
     write_case(batch1 / "volume-0.nii", batch1 / "segmentation-0.nii", 0, tumour=True)
     write_case(batch2 / "volume-10.nii.gz", batch2 / "segmentation-10.nii.gz", 10, tumour=True)
     write_case(batch1 / "volume-2.nii", batch1 / "segmentation-2.nii", 2)
-    (batch1 / "notes.txt").write_text("not a volume")
+    (batch1 / "notes.txt").write_text("not a volume", encoding="utf-8")
     dataset = LitsDataset(root=str(tmp_path))
     assert dataset.case_ids() == ["000", "002", "010"]
     case = dataset.load("010")
@@ -121,7 +121,7 @@ def make_msd(root, n=(0, 10, 3)):
     write_case(root / "imagesTs/liver_132.nii.gz", None, 132)
     index = {"name": "Liver", "labels": {"0": "background", "1": "liver", "2": "cancer"},
              "training": training, "test": ["./imagesTs/liver_132.nii.gz"]}
-    (root / "dataset.json").write_text(json.dumps(index))
+    (root / "dataset.json").write_text(json.dumps(index), encoding="utf-8")
 
 
 def test_msd(tmp_path):
@@ -210,7 +210,7 @@ def test_manifest_relative_absolute_dicom_and_no_mask(tmp_path):
         f"p2,{tmp_path / 'p2.mhd'},{tmp_path / 'p2_seg.mhd'},contrast\n"
         "p10,p10.nii.gz,,\n"
         "p3,p3_series,p3_liver.nii.gz,contrast\n"
-    )
+    , encoding="utf-8")
     dataset = ManifestDataset(path=str(csv))
     assert dataset.case_ids() == ["p1", "p2", "p3", "p10"]
     case = dataset.load("p1")
@@ -226,7 +226,7 @@ def test_manifest_relative_absolute_dicom_and_no_mask(tmp_path):
 
 def test_manifest_without_mask_column(tmp_path):
     write_case(tmp_path / "a.nii.gz", None, 1)
-    (tmp_path / "list.csv").write_text("id,image\nA,a.nii.gz\n")
+    (tmp_path / "list.csv").write_text("id,image\nA,a.nii.gz\n", encoding="utf-8")
     assert_case(ManifestDataset(path=str(tmp_path / "list.csv")).load("A"), "A", 1, has_mask=False)
 
 
@@ -241,7 +241,7 @@ def test_manifest_without_mask_column(tmp_path):
 )
 def test_manifest_errors_name_the_csv(tmp_path, text, fragment):
     write_case(tmp_path / "a.nii.gz", None, 1)
-    (tmp_path / "bad.csv").write_text(text)
+    (tmp_path / "bad.csv").write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=fragment) as info:
         ManifestDataset(path=str(tmp_path / "bad.csv"))
     assert "bad.csv" in str(info.value)
@@ -262,7 +262,7 @@ def make_real(root):
     (root / "manifest.json").write_text(
         json.dumps({"case_a": {"mask_kind": "manual", "license": "CC BY-NC-ND 4.0", "source_repo": "x/y"},
                     "case_b": {"mask_kind": "model_output", "phase": "native"}})
-    )
+    , encoding="utf-8")
 
 
 def test_real_layout_with_manifest(tmp_path):

@@ -122,7 +122,7 @@ def test_writer_stores_the_requested_axcodes_and_other_tools_agree_on_world_posi
 def test_metaimage_writes_a_separate_raw_file(tmp_path):
     write_volume(anatomy(), tmp_path / "liver-orig001.mhd")
     assert (tmp_path / "liver-orig001.raw").is_file()
-    assert "ElementDataFile = liver-orig001.raw" in (tmp_path / "liver-orig001.mhd").read_text()
+    assert "ElementDataFile = liver-orig001.raw" in (tmp_path / "liver-orig001.mhd").read_text(encoding="utf-8")
 
 
 def test_dicom_series_written_in_ras_is_read_back_by_itk_with_its_slices_in_order(tmp_path):

@@ -55,7 +55,7 @@ def test_liver_lies_on_the_patients_right_in_every_orientation(cases, case_id):
 
 
 def test_meta_comes_from_the_manifest(cases, real_data):
-    manifest = json.loads((real_data / "manifest.json").read_text())
+    manifest = json.loads((real_data / "manifest.json").read_text(encoding="utf-8"))
     for case_id, case in cases.items():
         assert case.meta["mask_kind"] == manifest[case_id]["mask_kind"]
         assert case.meta["licence"] == manifest[case_id]["license"]

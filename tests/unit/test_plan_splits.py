@@ -68,7 +68,7 @@ def test_none_and_train_dataset():
 def test_splits_saved_and_reused(tmp_path):
     store = ResultStore(tmp_path)
     a = load_or_make(store, split(), IDS, None, "fp1", None)
-    assert json.loads((tmp_path / "splits.json").read_text())["folds"] == a
+    assert json.loads((tmp_path / "splits.json").read_text(encoding="utf-8"))["folds"] == a
     # a grown dataset does not reshuffle a resumed run's folds
     assert load_or_make(store, split(), IDS, None, "fp1", None) == a
     with pytest.raises(ConfigError, match="different split"):

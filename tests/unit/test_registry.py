@@ -69,14 +69,14 @@ def site(tmp_path, monkeypatch):
     def install(dist: str, version: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] = {}) -> Path:
         info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8")
         lines = []
         for group, entries in entry_points.items():
             lines.append(f"[{group}]")
             lines += [f"{name} = {value}" for name, value in entries.items()]
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         for module, source in modules.items():
-            (root / f"{module}.py").write_text(textwrap.dedent(source))
+            (root / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
             created_modules.append(module)
         importlib.invalidate_caches()
         registry.refresh()
@@ -159,7 +159,7 @@ def test_same_distribution_seen_twice_is_not_a_collision(reg, site, tmp_path, mo
     info = next(site.root.glob("acme_liver-*.dist-info"))
     (twin / info.name).mkdir()
     for f in info.iterdir():
-        (twin / info.name / f.name).write_text(f.read_text())
+        (twin / info.name / f.name).write_text(f.read_text(e, encoding="utf-8"ncoding="utf-8"))
     monkeypatch.syspath_prepend(str(twin))
     importlib.invalidate_caches()
     reg.refresh()

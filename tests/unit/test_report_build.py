@@ -34,12 +34,12 @@ def test_every_file_is_written(fake_run, tmp_path):
             "overlay_bad-largest-component.png"} <= figures
     for path in (out / "figures").glob("*.png"):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    html = (out / "report.html").read_text()
-    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    md = (out / "report.md").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == len(figures)  # self-contained
     assert "src=\"http" not in html and "<link" not in html
     assert "](figures/boxplots.png)" in md
-    for text in [html, md] + [p.read_text() for p in (out / "tables").iterdir()]:
+    for text in [html, md] + [p.read_text(encoding="utf-8") for p in (out / "tables").iterdir()]:
         assert _no_nan(text)
     assert "1 rows failed" in md and "RuntimeError: out of memory in \\<refine\\>" in md
 
@@ -61,17 +61,17 @@ def test_user_strings_are_escaped_in_html_latex_and_markdown(tmp_path):
     # make the error message itself hostile too
     out = tmp_path / "report"
     build_report(run_dir, out)
-    html = (out / "report.html").read_text()
+    html = (out / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&amp;_%$#" in html
-    tex = (out / "tables" / "leaderboard.tex").read_text()
+    tex = (out / "tables" / "leaderboard.tex").read_text(encoding="utf-8")
     assert r"\&\_\%\$\#" in tex and LATEX_SPECIALS not in tex
     assert r"\textless{}script\textgreater{}" in tex
-    per_case = next((out / "tables").glob("per_case_*script*.tex")).read_text()
+    per_case = next((out / "tables").glob("per_case_*script*.tex")).read_text(encoding="utf-8")
     assert r"\textless{}script\textgreater{}alert(1)\textless{}/script\textgreater{}" in per_case
-    assert MALICIOUS not in (out / "report.md").read_text()
-    assert "\\<script\\>" in (out / "report.md").read_text()
+    assert MALICIOUS not in (out / "report.md").read_text(encoding="utf-8")
+    assert "\\<script\\>" in (out / "report.md").read_text(encoding="utf-8")
     assert any(p.name.startswith("overlay_script-alert-1-script") for p in (out / "figures").iterdir())
 
 
@@ -79,12 +79,12 @@ def test_single_method_has_no_comparisons(tmp_path):
     run_dir = make_run(tmp_path, methods={"good": 3.0}, pps=("threshold",), fail=(), save_predictions=False)
     out = tmp_path / "report"
     build_report(run_dir, out)
-    md = (out / "report.md").read_text()
+    md = (out / "report.md").read_text(encoding="utf-8")
     assert "Only one method" in md
     assert not (out / "tables" / "wilcoxon_vs_leader.csv").exists()
     assert "Not drawn: the run saved no predictions" in md  # overlays skipped with one note
     assert "None: every row succeeded." in md
-    assert _no_nan(md) and _no_nan((out / "report.html").read_text())
+    assert _no_nan(md) and _no_nan((out / "report.html").read_text(encoding="utf-8"))
 
 
 def test_many_methods_and_a_method_that_failed_everywhere(tmp_path):
@@ -102,7 +102,7 @@ def test_many_methods_and_a_method_that_failed_everywhere(tmp_path):
     assert len(board) == 21 and board["rank"].isna().sum() == 3  # m0 rows: listed, unranked
     pairs = pd.read_csv(out / "tables" / "wilcoxon_pairs.csv")
     assert len(pairs) == 18 * 17 // 2
-    md = (out / "report.md").read_text()
+    md = (out / "report.md").read_text(encoding="utf-8")
     assert "18 rows failed" in md and "Learning curves: not drawn" in md
     assert _no_nan(md)
 
@@ -117,7 +117,7 @@ def test_a_run_where_every_row_failed_still_reports(tmp_path):
     run_dir = make_run(tmp_path, pps=("threshold",), n_cases=3, fail=fail, save_predictions=False)
     out = tmp_path / "report"
     build_report(run_dir, out)
-    md = (out / "report.md").read_text()
+    md = (out / "report.md").read_text(encoding="utf-8")
     assert "6 rows failed" in md and "No method has a successful case" in md
-    assert (out / "tables" / "leaderboard.csv").read_text().count("\n") == 3  # header + 2 unranked entries
-    assert _no_nan(md) and _no_nan((out / "report.html").read_text())
+    assert (out / "tables" / "leaderboard.csv").read_text(encoding="utf-8").count("\n") == 3  # header + 2 unranked entries
+    assert _no_nan(md) and _no_nan((out / "report.html").read_text(encoding="utf-8"))

@@ -67,7 +67,7 @@ def test_atomic_write_leaves_old_content_on_failure(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
         atomic_write_text(path, "new")
-    assert path.read_text() == "old"
+    assert path.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # the temp file was removed
 
 

@@ -108,7 +108,7 @@ def test_a_killed_fit_resumes_to_the_same_weights(cls, phantoms, tmp_path):
     interrupted = fast(cls, iterations=total)
     with pytest.raises(Killed):
         _fit(interrupted, phantoms, tmp_path / "resumed", progress=kill)
-    assert json.loads((tmp_path / "resumed" / "checkpoint.json").read_text())["step"] == 4
+    assert json.loads((tmp_path / "resumed" / "checkpoint.json").read_text(encoding="utf-8"))["step"] == 4
     resumed = _fit(fast(cls, iterations=total), phantoms, tmp_path / "resumed")
     assert resumed.fit_info["resumed_from"] == 4
     ref, res = _weights(reference), _weights(resumed)
@@ -137,7 +137,7 @@ def test_saved_model_is_a_state_dict_and_json(phantoms, tmp_path):
     method.save(tmp_path)
     state = torch.load(tmp_path / "model.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
-    meta = json.loads((tmp_path / "model.json").read_text())
+    meta = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
     assert meta["method"] == "di2in" and meta["params"] == method.params and meta["curves"] == method.learning_curves()
     with pytest.raises(InputError, match="di2in"):
         DSN3D.load(tmp_path)
