@@ -42,7 +42,7 @@ def test_report_renders_with_tables_and_decoded_figures(tmp_path):
     run_dir = make_run(tmp_path, methods={"good": 4.0, "<b>bold</b>": 1.0}, fail=(("<b>bold</b>", "threshold", 2),))
     report = Path(__import__("liverbench.report", fromlist=["build_report"]).build_report(run_dir, tmp_path / "out"))
     probe = tmp_path / "probe.html"
-    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PR, encoding="utf-8"OBE + "</body>"))
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
 
     dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]

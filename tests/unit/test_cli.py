@@ -138,7 +138,7 @@ def test_precomputed_segmenter_scores_masks_in_a_run(tmp_path, capsys):
         registry.register("segmenter", "precomputed", Precomputed)
     ds, pred, ref = _masks(tmp_path)
     cfg = write_cfg(tmp_path, method=f'name = "precomputed"\nparams = {{ dir = "{pred}" }}', name="pre")
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", encoding="utf-8", "n_cases = 3"))
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", "n_cases = 3"), encoding="utf-8")
     assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_OK
     df = ResultStore(tmp_path / "runs" / "pre").rows()
     assert len(df) == 3 and (df["score"] == 100.0).all() and (df["dice"] == 1.0).all()
@@ -215,7 +215,7 @@ def test_precomputed_mask_on_wrong_grid_is_a_failed_row_naming_the_file(tmp_path
     ds, pred, ref = _masks(tmp_path)
     write_volume(Volume(np.zeros((4, 4, 4), np.uint8), (1, 1, 1)), pred / "eng-001.nii.gz")
     cfg = write_cfg(tmp_path, method=f'name = "precomputed"\nparams = {{ dir = "{pred}" }}', name="pre2")
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", encoding="utf-8", "n_cases = 3"))
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('kind = "fixed"', 'kind = "none"').replace("n_cases = 4", "n_cases = 3"), encoding="utf-8")
     assert main(["run", str(cfg), "--set", "execution.backend=local", "--quiet"]) == EXIT_FAILED_ROWS
     df = ResultStore(tmp_path / "runs" / "pre2").rows()
     bad = df[df["status"] == "failed"]

@@ -159,7 +159,7 @@ def test_same_distribution_seen_twice_is_not_a_collision(reg, site, tmp_path, mo
     info = next(site.root.glob("acme_liver-*.dist-info"))
     (twin / info.name).mkdir()
     for f in info.iterdir():
-        (twin / info.name / f.name).write_text(f.read_text(e, encoding="utf-8"ncoding="utf-8"))
+        (twin / info.name / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.syspath_prepend(str(twin))
     importlib.invalidate_caches()
     reg.refresh()
