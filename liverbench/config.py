@@ -37,7 +37,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 _TOP_LEVEL = {"name", "runs_dir", "dataset", "train_dataset", "split", "methods", "postprocessors",
               "execution", "metrics", "plugins"}
-_METHOD_KEYS = {"name", "params"}
+_METHOD_KEYS = {"name", "params", "cases"}
 _PP_KEYS = {"name", "params", "tune", "metric"}
 _SPLIT_KINDS = ("fixed", "kfold", "loo", "none")
 _BACKENDS = ("local", "ray")
@@ -288,6 +288,11 @@ def _methods(value: Any) -> list[dict[str, Any]]:
         if "name" not in m:
             raise ConfigError(f"missing key '{key}.name'")
         entry = {"name": _type(m["name"], str, f"{key}.name"), "params": _params(m.get("params", {}), f"{key}.params")}
+        if "cases" in m:  # score this method on these test cases only (e.g. masks that exist for some)
+            cases = m["cases"]
+            if not isinstance(cases, list) or not cases or not all(isinstance(c, str) for c in cases):
+                raise ConfigError(f"{key}.cases: expected a non-empty list of case ids (strings)")
+            entry["cases"] = cases
         ident = json.dumps(entry, sort_keys=True)
         if ident in seen:
             raise ConfigError(f"{key}: the same method with the same params is listed twice")

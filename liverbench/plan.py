@@ -121,6 +121,12 @@ def build_plan(cfg: dict[str, Any], folds: list[dict[str, Any]], dataset_fp: str
     for pp in cfg["postprocessors"]:
         cls = registry.get_postprocessor(pp["name"])
         pps.append(({**pp, "params": pp["params"] if pp["tune"] else effective_params(cls, pp["params"])}, cls))
+    all_test = {case_id for fold in folds for case_id in fold["test"]}
+    for i, m in enumerate(cfg["methods"]):
+        unknown = sorted(set(m.get("cases", ())) - all_test)
+        if unknown:
+            raise ConfigError(f"methods[{i}].cases: {unknown} are not test cases of this run "
+                              f"(test cases: {sorted(all_test)})")
     for m in cfg["methods"]:
         cls = registry.get_segmenter(m["name"])
         version = str(cls.version)
@@ -145,6 +151,8 @@ def build_plan(cfg: dict[str, Any], folds: list[dict[str, Any]], dataset_fp: str
                     train_source="train_dataset" if cfg["train_dataset"] else "dataset",
                     fit_resources=fit_res, predict_resources=pred_res, device=device))
                 for case_id in fold["test"]:
+                    if "cases" in m and case_id not in m["cases"]:
+                        continue
                     for pp, pp_cls in pps:
                         spec = {"tune": True, "metric": pp["metric"]} if pp["tune"] else pp["params"]
                         row_key = content_hash({

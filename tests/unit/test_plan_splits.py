@@ -162,6 +162,17 @@ def test_changed_param_version_or_data_makes_new_keys(monkeypatch):
     assert not {r.row_key for r in m.rows} & {r.row_key for r in base.rows}
 
 
+def test_method_cases_restrict_its_rows_and_unknown_ids_fail():
+    base = plan_for(make_cfg())
+    only = plan_for(make_cfg(methods=[{"name": "key-seg", "params": {"a": 1}, "cases": [IDS[1]]}]))
+    assert {r.case_id for r in only.rows} == {IDS[1]} and len(only.rows) == 2
+    assert {r.row_key for r in only.rows} <= {r.row_key for r in base.rows}  # same keys, fewer rows
+    with pytest.raises(ConfigError, match=r"methods\[0\]\.cases"):
+        plan_for(make_cfg(methods=[{"name": "key-seg", "params": {"a": 1}, "cases": ["no-such-case"]}]))
+    with pytest.raises(ConfigError, match=r"methods\[0\]\.cases"):
+        make_cfg(methods=[{"name": "key-seg", "cases": "not-a-list"}])
+
+
 def test_seeds_multiply_fits():
     p = plan_for(make_cfg(execution={"seeds": [0, 1, 2]}))
     assert len(p.fits) == 6 and len({f.fit_key for f in p.fits}) == 6
