@@ -51,16 +51,11 @@ class Threshold(PostProcessor):
         return threshold_mask(pred.prob, self.level)
 
 
-class LargestComponent(PostProcessor):
+class LargestComponent(Threshold):
     """Threshold, keep the largest 3D component, fill its holes."""
 
     name = "largest-component"
     version = "1"
-    resources = Resources(num_cpus=1, memory_gb=1.0)
-
-    def __init__(self, level: float = 0.5, **params: Any) -> None:
-        super().__init__(level=level, **params)
-        self.level = float(level)
 
     def __call__(self, image: Volume, pred: Prediction, ctx: Context) -> np.ndarray:
         return fill_holes(largest_component(threshold_mask(pred.prob, self.level)))
