@@ -62,6 +62,30 @@ def volume_files(folder: Path, recursive: bool = False) -> list[Path]:
     return sorted(p for p in candidates if p.is_file() and not p.name.startswith(".") and volume_stem(p) is not None)
 
 
+def paired_files(folder: Path, dataset: str, pattern: "re.Pattern[str]", is_image, case_id) -> tuple[dict, dict]:
+    """Image and mask files under `folder` (any depth) whose names match `pattern`, by case id.
+
+    `is_image(match)` tells an image from a mask, `case_id(match)` gives the id. A case id seen
+    twice, or a mask without its image, is an InputError naming the files.
+    """
+    images: dict[str, Path] = {}
+    masks: dict[str, Path] = {}
+    for path in volume_files(folder, recursive=True):
+        match = pattern.match(path.name)
+        if not match:
+            continue
+        table = images if is_image(match) else masks
+        cid = case_id(match)
+        if cid in table:
+            raise InputError(f"dataset {dataset!r}: case {cid} appears twice: {table[cid]} and {path}")
+        table[cid] = path
+    orphans = sorted(set(masks) - set(images))
+    if orphans:
+        raise InputError(f"dataset {dataset!r}: masks without an image in {folder}: "
+                         + ", ".join(str(masks[n]) for n in orphans))
+    return images, masks
+
+
 def _stat_entries(path: Path, root: Path) -> list[tuple[str, int, int]]:
     """(name, size, mtime) of a file, of every file in a DICOM folder, and of an .mhd's data file."""
     paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 
-from liverbench.datasets._files import CaseFiles, FileDataset, require_dir, volume_files
-from liverbench.errors import InputError
+from liverbench.datasets._files import CaseFiles, FileDataset, paired_files, require_dir
 
 _NAME = re.compile(r"^(volume|segmentation)-(\d+)\.nii(\.gz)?$", re.IGNORECASE)
 
@@ -26,18 +25,7 @@ class LitsDataset(FileDataset):
     def __init__(self, root: str) -> None:
         super().__init__(root=str(root))
         folder = require_dir(root, self.name)
-        images, masks = {}, {}
-        for path in volume_files(folder, recursive=True):
-            match = _NAME.match(path.name)
-            if not match:
-                continue
-            table = images if match.group(1).lower() == "volume" else masks
-            case_id = f"{int(match.group(2)):03d}"
-            if case_id in table:
-                raise InputError(f"dataset 'lits': case {case_id} appears twice: {table[case_id]} and {path}")
-            table[case_id] = path
-        orphans = sorted(set(masks) - set(images))
-        if orphans:
-            raise InputError(f"dataset 'lits': segmentations without a volume in {folder}: " + ", ".join(str(masks[n]) for n in orphans))
+        images, masks = paired_files(folder, self.name, _NAME, is_image=lambda m: m.group(1).lower() == "volume",
+                                     case_id=lambda m: f"{int(m.group(2)):03d}")
         cases = {n: CaseFiles(images[n], masks.get(n), {"source": "lits"}) for n in images}
         self._set_cases(folder, cases, folder)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 
-from liverbench.datasets._files import CaseFiles, FileDataset, require_dir, volume_files
-from liverbench.errors import InputError
+from liverbench.datasets._files import CaseFiles, FileDataset, paired_files, require_dir
 
 _NAME = re.compile(r"^liver-(orig|seg)(\d+)\.(mhd|mha)$", re.IGNORECASE)
 
@@ -25,18 +24,7 @@ class Sliver07Dataset(FileDataset):
     def __init__(self, root: str) -> None:
         super().__init__(root=str(root))
         folder = require_dir(root, self.name)
-        images, masks = {}, {}
-        for path in volume_files(folder, recursive=True):
-            match = _NAME.match(path.name)
-            if not match:
-                continue
-            role, number = match.group(1).lower(), match.group(2)
-            table = images if role == "orig" else masks
-            if number in table:
-                raise InputError(f"dataset 'sliver07': case {number} appears twice: {table[number]} and {path}")
-            table[number] = path
-        orphans = sorted(set(masks) - set(images))
-        if orphans:
-            raise InputError(f"dataset 'sliver07': masks without an image in {folder}: " + ", ".join(str(masks[n]) for n in orphans))
+        images, masks = paired_files(folder, self.name, _NAME, is_image=lambda m: m.group(1).lower() == "orig",
+                                     case_id=lambda m: m.group(2))
         cases = {n: CaseFiles(images[n], masks.get(n), {"source": "sliver07", "phase": "contrast"}) for n in images}
         self._set_cases(folder, cases, folder)
