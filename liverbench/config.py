@@ -275,6 +275,23 @@ def _split(value: Any, has_train_dataset: bool) -> dict[str, Any]:
     return out
 
 
+def _named_entry(table: Any, allowed: set[str], key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The raw table and its checked {name, params}: the part methods and post-processors share."""
+    table = _table(table, key)
+    _no_unknown(table, allowed, key + ".")
+    if "name" not in table:
+        raise ConfigError(f"missing key '{key}.name'")
+    return table, {"name": _type(table["name"], str, f"{key}.name"),
+                   "params": _params(table.get("params", {}), f"{key}.params")}
+
+
+def _check_listed_once(ident: dict[str, Any], seen: set[str], key: str, what: str) -> None:
+    text = json.dumps(ident, sort_keys=True)
+    if text in seen:
+        raise ConfigError(f"{key}: the same {what} with the same params is listed twice")
+    seen.add(text)
+
+
 def _methods(value: Any) -> list[dict[str, Any]]:
     if value is None:
         raise ConfigError("missing [[methods]]: at least one method to run")
@@ -283,20 +300,14 @@ def _methods(value: Any) -> list[dict[str, Any]]:
     out, seen = [], set()
     for i, m in enumerate(value):
         key = f"methods[{i}]"
-        m = _table(m, key)
-        _no_unknown(m, _METHOD_KEYS, key + ".")
-        if "name" not in m:
-            raise ConfigError(f"missing key '{key}.name'")
-        entry = {"name": _type(m["name"], str, f"{key}.name"), "params": _params(m.get("params", {}), f"{key}.params")}
+        m, entry = _named_entry(m, _METHOD_KEYS, key)
+        # `cases` only narrows the rows; the same method twice would give the same fit and rows.
+        _check_listed_once(entry, seen, key, "method")
         if "cases" in m:  # score this method on these test cases only (e.g. masks that exist for some)
             cases = m["cases"]
             if not isinstance(cases, list) or not cases or not all(isinstance(c, str) for c in cases):
                 raise ConfigError(f"{key}.cases: expected a non-empty list of case ids (strings)")
             entry["cases"] = cases
-        ident = json.dumps(entry, sort_keys=True)
-        if ident in seen:
-            raise ConfigError(f"{key}: the same method with the same params is listed twice")
-        seen.add(ident)
         out.append(entry)
     return out
 
@@ -307,20 +318,12 @@ def _postprocessors(value: Any) -> list[dict[str, Any]]:
     out, seen = [], set()
     for i, pp in enumerate(value):
         key = f"postprocessors[{i}]"
-        pp = _table(pp, key)
-        _no_unknown(pp, _PP_KEYS, key + ".")
-        if "name" not in pp:
-            raise ConfigError(f"missing key '{key}.name'")
-        entry = {"name": _type(pp["name"], str, f"{key}.name"),
-                 "params": _params(pp.get("params", {}), f"{key}.params"),
-                 "tune": _type(pp.get("tune", False), bool, f"{key}.tune"),
-                 "metric": _type(pp.get("metric", "score"), str, f"{key}.metric")}
+        pp, entry = _named_entry(pp, _PP_KEYS, key)
+        entry["tune"] = _type(pp.get("tune", False), bool, f"{key}.tune")
+        entry["metric"] = _type(pp.get("metric", "score"), str, f"{key}.metric")
         if entry["tune"] and entry["params"]:
             raise ConfigError(f"{key}.params: give either params or tune = true, not both")
-        ident = json.dumps(entry, sort_keys=True)
-        if ident in seen:
-            raise ConfigError(f"{key}: the same post-processor with the same params is listed twice")
-        seen.add(ident)
+        _check_listed_once(entry, seen, key, "post-processor")
         out.append(entry)
     # Plain thresholding is always in the grid: every refinement is compared against it.
     # Appended (not prepended) so error messages keep the user's indexes.

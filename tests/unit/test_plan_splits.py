@@ -171,6 +171,8 @@ def test_method_cases_restrict_its_rows_and_unknown_ids_fail():
         plan_for(make_cfg(methods=[{"name": "key-seg", "params": {"a": 1}, "cases": ["no-such-case"]}]))
     with pytest.raises(ConfigError, match=r"methods\[0\]\.cases"):
         make_cfg(methods=[{"name": "key-seg", "cases": "not-a-list"}])
+    with pytest.raises(ConfigError, match=r"methods\[1\]: the same method"):  # would plan the same rows twice
+        make_cfg(methods=[{"name": "key-seg", "cases": [IDS[0]]}, {"name": "key-seg", "cases": [IDS[1]]}])
 
 
 def test_seeds_multiply_fits():
