@@ -2,7 +2,7 @@
 and scoring as CPU tasks.
 
 - Fits: a task per (method, fold, seed) with the method's declared fit resources (num_gpus > 0
-  where the plan put it on a GPU). The trained model comes back as the bytes of its save()
+  where the plan put it on a GPU); a method with nothing to train is built in the driver. The trained model comes back as the bytes of its save()
   directory; the driver writes it to the run directory.
 - Prediction: actors that load a model once (`units.Predictor`) and read cases themselves; the
   case and the prediction stay in the object store and go to the refine tasks by reference,
@@ -137,6 +137,10 @@ class RayExecutor(Executor):
         return ticket
 
     def submit_fit(self, job: FitJob) -> int:
+        if not job.trainable:
+            # Nothing to train: building and saving the model is milliseconds here, while a task
+            # would hold a worker process (and delay the prediction actors) for its round trip.
+            return self._track("fit", [self.ray.put(units.run_fit(job, self.spec))])
         res = job.fit_resources
         ref = self._fit.options(num_cpus=res.num_cpus, num_gpus=res.num_gpus, memory=int(res.memory_gb * 2**30),
                                 max_retries=self.retries, retry_exceptions=False).remote(job, self._spec_ref)
