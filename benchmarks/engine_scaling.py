@@ -12,6 +12,10 @@ workers, predicted, refined, scored, stored), Ray start-up excluded.
 
 Overhead: (a) round trip of one no-op task at a time (submit + get), median of 200; (b) 1000
 no-op tasks submitted at once, wall / 1000. Pass: speed-up >= 1.7 and (a) < 50 ms.
+
+Ceiling: the same rows' work (read/generate, predict, threshold, score) in 1 plain process vs
+2 (multiprocessing, no Ray, no store), interleaved with the engine runs: what two cores of this
+machine give for this work at best, so the engine's figure can be read against it.
 """
 
 from __future__ import annotations
@@ -63,6 +67,33 @@ def run_rows(workers: int, cases: int, preset: str, root: Path) -> tuple[float, 
         os.sched_setaffinity(0, set(cores))
 
 
+def _plain_rows(case_indices: list[int], cases: int, preset: str) -> None:
+    """One worker's share of the rows, without the engine: what the units compute, nothing else."""
+    import baselines.intensity as intensity
+    from liverbench.datasets.synthetic import SyntheticDataset
+    from liverbench.metrics import evaluate
+    from liverbench.plugin import Context
+
+    ds = SyntheticDataset(n_cases=cases, preset=preset, seed=0)
+    ids = list(ds.case_ids())
+    model = intensity.IntensityBaseline()
+    for i in case_indices:
+        case = ds.load(ids[i])
+        prob = model.predict(case.image, Context(seed=0, case_id=case.id)).prob
+        evaluate(prob >= 0.5, case.mask.array.astype(bool), case.mask.spacing)
+
+
+def plain_ceiling(pools: dict, cases: int, preset: str) -> tuple[float, float]:
+    """Wall of all rows in 1 plain process and split over 2 (pools already warm)."""
+    t0 = time.perf_counter()
+    pools[1].starmap(_plain_rows, [(list(range(cases)), cases, preset)])
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pools[2].starmap(_plain_rows, [(list(range(0, cases, 2)), cases, preset),
+                                   (list(range(1, cases, 2)), cases, preset)])
+    return one, time.perf_counter() - t0
+
+
 def task_overhead() -> tuple[float, float]:
     import ray
 
@@ -90,14 +121,22 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", type=int, default=24)
     p.add_argument("--preset", default="small")
-    p.add_argument("--repeats", type=int, default=2, help="interleaved 1-worker / 2-worker pairs (median)")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved 1-worker / 2-worker pairs (median)")
     args = p.parse_args(argv)
     walls: dict[int, list[float]] = {1: [], 2: []}
     busy: dict[int, list[float]] = {1: [], 2: []}
-    with tempfile.TemporaryDirectory(prefix="liverbench-scaling-") as tmp:
-        # a warm-up run so both timed runs find the file cache and imports equally warm
+    plain: dict[int, list[float]] = {1: [], 2: []}
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="liverbench-scaling-") as tmp, \
+            ctx.Pool(1) as pool1, ctx.Pool(2) as pool2:
+        pools = {1: pool1, 2: pool2}
+        # warm-up: both timed configurations find imports and the file cache equally warm
         run_rows(1, 2, args.preset, Path(tmp) / "warm")
-        # interleaved, so a change in the machine's load hits both configurations alike
+        pool1.starmap(_plain_rows, [([0], 2, args.preset)])
+        pool2.starmap(_plain_rows, [([0], 2, args.preset), ([1], 2, args.preset)])
+        # interleaved, so a change in the machine's load hits every configuration alike
         for r in range(args.repeats):
             for w in (1, 2):
                 wall, n, b = run_rows(w, args.cases, args.preset, Path(tmp) / f"r{r}")
@@ -105,6 +144,10 @@ def main(argv=None) -> int:
                 busy[w].append(b)
                 n1 = n2 = n
                 print(f"  repeat {r}: {w} worker(s) {wall:.2f} s", flush=True)
+            p1, p2 = plain_ceiling(pools, args.cases, args.preset)
+            plain[1].append(p1)
+            plain[2].append(p2)
+            print(f"  repeat {r}: plain processes, 1: {p1:.2f} s, 2: {p2:.2f} s", flush=True)
     single, batch = task_overhead()
     one, two = statistics.median(walls[1]), statistics.median(walls[2])
     speedup = one / two
@@ -117,6 +160,9 @@ def main(argv=None) -> int:
     print(f"wall 2 workers : {two:7.2f} s  ({two / n2:.3f} s/row)")
     print(f"speed-up       : {speedup:.2f}x  (target >= 1.7; per pair: "
           f"{', '.join(f'{a / b:.2f}x' for a, b in zip(walls[1], walls[2]))})")
+    ceiling = statistics.median(a / b for a, b in zip(plain[1], plain[2]))
+    print(f"plain 1 vs 2   : {ceiling:.2f}x  (same work in plain processes, no engine: this machine's ceiling; "
+          f"engine reaches {speedup / ceiling:.0%} of it)")
     print(f"worker busy    : {eff1:.0%} (1 worker), {eff2:.0%} (2 workers) of wall x workers")
     print(f"Ray no-op task : {single * 1000:.2f} ms round trip (median of 200), "
           f"{batch * 1000:.2f} ms each in a batch of 1000  (target < 50 ms)")
