@@ -46,12 +46,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         tile=[128, 160, 160],
         **_DI2IN_KEYS,
     ),
+    # Sized on 9 "small" phantoms, scored on 6 held-out ones (P >= 0.5, mean Dice; one CPU core):
+    # width 0.125 / 180 iterations 0.881 (100 s); 360 iterations 0.896; soft labels alone 0.883
+    # (volume bias +6.8 % -> +0.4 %); width 0.25 / 300 iterations / soft labels 0.910 (220 s).
     "cpu": common_preset(
-        width=0.125,
+        width=0.25,
         spacing_mm=5.0,
         patch=[48, 64, 64],
         batch_size=2,
-        iterations=180,
+        iterations=300,
+        soft_labels=True,
         optimizer="adam",
         lr=3e-3,
         init="kaiming",

@@ -156,8 +156,8 @@ class NeuralSegmenter(Segmenter):
             raise InputError(f"{self.name}: fit needs at least one training case")
         device = resolve_device(ctx.device, ctx.logger)
         torch.manual_seed(ctx.seed)  # network initialisation; every later draw is seeded per step
-        volumes = prepare_cases(train, self.spacing, c["hu"], self.name)
-        val_volumes = prepare_cases(val, self.spacing, c["hu"], self.name) if val else []
+        volumes = prepare_cases(train, self.spacing, c["hu"], self.name, c["soft_labels"])
+        val_volumes = prepare_cases(val, self.spacing, c["hu"], self.name, c["soft_labels"]) if val else []
         sampler = PatchSampler(volumes, self.patch, c["fg_fraction"], c["augment"])
         val_images = val_masks = None
         if val_volumes and c["val_patches"] > 0:
@@ -263,6 +263,7 @@ def common_preset(**overrides: Any) -> dict[str, Any]:
         "init": "kaiming",
         "init_std": 0.01,
         "fg_fraction": 0.5,
+        "soft_labels": False,
         "augment": False,
         "checkpoint_every": 50,
         "val_every": 25,

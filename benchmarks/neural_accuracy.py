@@ -105,14 +105,14 @@ def run(methods, n_train, n_val, n_test, overrides, threads, seed):
 def table(rows) -> str:
     lines = [
         "| method | fit wall (s) | fit CPU (s) | predict wall (s/volume, median) | predict CPU (s/volume) "
-        "| Dice median | Dice min | SLiver07 score median |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Dice mean | Dice median | Dice min | SLiver07 score median | goal Dice >= 0.90 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['method']} | {r['t_fit_s']:.0f} | {r['cpu_fit_s']:.0f} | {r['t_predict_s']:.2f} | "
-            f"{r['cpu_predict_s']:.2f} | {r['dice_median']:.3f} | "
-            f"{r['dice_min']:.3f} | {r['score_median']:.1f} |"
+            f"{r['cpu_predict_s']:.2f} | {r['dice_mean']:.3f} | {r['dice_median']:.3f} | "
+            f"{r['dice_min']:.3f} | {r['score_median']:.1f} | {'met' if r['dice_mean'] >= 0.90 else 'not met'} |"
         )
     return "\n".join(lines)
 
@@ -120,8 +120,8 @@ def table(rows) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    ap.add_argument("--n-train", type=int, default=8)
-    ap.add_argument("--n-val", type=int, default=2)
+    ap.add_argument("--n-train", type=int, default=9, help="as the demo: 12 training cases, 3 of them for validation")
+    ap.add_argument("--n-val", type=int, default=3)
     ap.add_argument("--n-test", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="phantom seeds: train seed.., val after, test seed+1000..")
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
         command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/neural_accuracy.py " + " ".join(argv or sys.argv[1:])
         with open(ROOT / "benchmarks" / "RESULTS.md", "a") as fh:
             fh.write(
-                f"\n## Neural baselines, `cpu` preset, synthetic phantoms (helper F)\n\n"
+                f"\n## Neural baselines, `cpu` preset, synthetic phantoms\n\n"
                 f"Each method trained on {args.n_train} \"small\" phantoms (+{args.n_val} for validation curves), "
                 f"scored on {args.n_test} held-out phantoms (seeds {args.seed + 1000}..), P >= 0.5, SLiver07 metrics; "
                 f"one torch thread, methods one after another on a machine with 2 shared cores, no GPU "

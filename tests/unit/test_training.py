@@ -224,3 +224,31 @@ def test_cuda_mixed_precision_fit_and_predict(cls, phantoms, tmp_path):
     pred = method.predict(phantoms[4].image, Context(device="cuda"))
     assert pred.prob.dtype == np.float32 and pred.prob.shape == phantoms[4].image.shape
     assert 0 <= pred.prob.min() and pred.prob.max() <= 1
+
+
+def test_soft_labels_keep_the_liver_volume_and_binary_labels_are_zero_one():
+    from baselines.training import prepare_cases
+    from liverbench.phantom import make_phantom
+
+    case = make_phantom(1000, "small")
+    true_ml = case.liver.sum() * np.prod(case.image.spacing) / 1000
+    soft = prepare_cases([case], (5.0, 5.0, 5.0), [-200, 300], "t", soft_labels=True)[0]
+    hard = prepare_cases([case], (5.0, 5.0, 5.0), [-200, 300], "t", soft_labels=False)[0]
+    assert soft.mask.dtype == np.float32 and 0 <= soft.mask.min() and soft.mask.max() <= 1
+    assert 0 < ((soft.mask > 0) & (soft.mask < 1)).mean()  # partial-volume voxels exist
+    assert set(np.unique(hard.mask)) == {0.0, 1.0}
+    soft_ml = soft.mask.sum() * np.prod(soft.spacing) / 1000
+    hard_ml = hard.mask.sum() * np.prod(hard.spacing) / 1000
+    assert abs(soft_ml / true_ml - 1) < 0.01  # the liver fraction keeps the volume
+    assert abs(soft_ml / true_ml - 1) < abs(hard_ml / true_ml - 1)
+
+
+def test_class_probability_target_equals_the_class_index_loss_on_binary_masks():
+    from baselines.dou_dsn import class_probabilities
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 4, 5, 6)
+    mask = (torch.rand(2, 1, 4, 5, 6) > 0.5).float()
+    by_index = torch.nn.functional.cross_entropy(logits, mask[:, 0].long())
+    by_prob = torch.nn.functional.cross_entropy(logits, class_probabilities(mask))
+    assert torch.allclose(by_index, by_prob, atol=1e-6)
