@@ -81,7 +81,7 @@ def di2in_loss(outputs: dict[str, torch.Tensor], target: torch.Tensor, branch_we
 
 class DI2IN(NeuralSegmenter):
     name: ClassVar[str] = "di2in"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: cpu preset re-sized, soft labels (fit keys change)
     network_class = DI2INNet
     presets = PRESETS
 

@@ -70,7 +70,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 class DI2INAdversarial(DI2IN):
     name: ClassVar[str] = "di2in-adv"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: cpu preset re-sized, soft labels (fit keys change)
     presets = PRESETS
 
     def _check_config(self) -> None:

@@ -117,7 +117,7 @@ class CNN3D(NeuralSegmenter):
     """Dou et al.'s network trained on the last layer's loss only (their "3D CNN")."""
 
     name: ClassVar[str] = "cnn3d"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: cpu preset re-sized, soft labels (fit keys change)
     network_class = DouDSN
     presets = PRESETS
     deep_supervision: ClassVar[bool] = False
@@ -175,5 +175,5 @@ class DSN3D(CNN3D):
     """Dou et al.'s 3D DSN: the same network with deep supervision after layers 3 and 6."""
 
     name: ClassVar[str] = "dsn3d"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: cpu preset re-sized, soft labels (fit keys change)
     deep_supervision: ClassVar[bool] = True

@@ -15,7 +15,9 @@ no-op tasks submitted at once, wall / 1000. Pass: speed-up >= 1.7 and (a) < 50 m
 
 Ceiling: the same rows' work (read/generate, predict, threshold, score) in 1 plain process vs
 2 (multiprocessing, no Ray, no store), interleaved with the engine runs: what two cores of this
-machine give for this work at best, so the engine's figure can be read against it.
+machine give for this work at best, so the engine's figure can be read against it. And the same
+work in 1 vs 2 bare Ray actors (warm, each given its share of the rows in one call, no engine,
+no refine tasks, no store): what Ray itself allows here.
 """
 
 from __future__ import annotations
@@ -94,6 +96,31 @@ def plain_ceiling(pools: dict, cases: int, preset: str) -> tuple[float, float]:
     return one, time.perf_counter() - t0
 
 
+class _BareWorker:
+    """A Ray actor doing `_plain_rows` (the bare-Ray comparison)."""
+
+    def rows(self, case_indices: list[int], cases: int, preset: str) -> None:
+        _plain_rows(case_indices, cases, preset)
+
+
+def bare_ray(workers: int, cases: int, preset: str) -> float:
+    """Wall of all rows split over `workers` warm Ray actors, pinned like `run_rows`."""
+    import ray
+
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, set(cores[:workers]))
+    try:
+        ray.init(num_cpus=workers, num_gpus=0, include_dashboard=False, log_to_driver=False)
+        actors = [ray.remote(_BareWorker).options(num_cpus=0).remote() for _ in range(workers)]
+        ray.get([a.rows.remote([0], 2, preset) for a in actors])  # imports, warm caches
+        t0 = time.perf_counter()
+        ray.get([a.rows.remote(list(range(k, cases, workers)), cases, preset) for k, a in enumerate(actors)])
+        return time.perf_counter() - t0
+    finally:
+        ray.shutdown()
+        os.sched_setaffinity(0, set(cores))
+
+
 def task_overhead() -> tuple[float, float]:
     import ray
 
@@ -126,6 +153,7 @@ def main(argv=None) -> int:
     walls: dict[int, list[float]] = {1: [], 2: []}
     busy: dict[int, list[float]] = {1: [], 2: []}
     plain: dict[int, list[float]] = {1: [], 2: []}
+    bare: dict[int, list[float]] = {1: [], 2: []}
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
@@ -148,6 +176,9 @@ def main(argv=None) -> int:
             plain[1].append(p1)
             plain[2].append(p2)
             print(f"  repeat {r}: plain processes, 1: {p1:.2f} s, 2: {p2:.2f} s", flush=True)
+            for w in (1, 2):
+                bare[w].append(bare_ray(w, args.cases, args.preset))
+            print(f"  repeat {r}: bare Ray actors, 1: {bare[1][-1]:.2f} s, 2: {bare[2][-1]:.2f} s", flush=True)
     single, batch = task_overhead()
     one, two = statistics.median(walls[1]), statistics.median(walls[2])
     speedup = one / two
@@ -163,6 +194,9 @@ def main(argv=None) -> int:
     ceiling = statistics.median(a / b for a, b in zip(plain[1], plain[2]))
     print(f"plain 1 vs 2   : {ceiling:.2f}x  (same work in plain processes, no engine: this machine's ceiling; "
           f"engine reaches {speedup / ceiling:.0%} of it)")
+    bare_ratio = statistics.median(a / b for a, b in zip(bare[1], bare[2]))
+    print(f"bare Ray 1 vs 2: {bare_ratio:.2f}x  (same work in warm Ray actors, no engine: Ray's ceiling here; "
+          f"engine reaches {speedup / bare_ratio:.0%} of it)")
     print(f"worker busy    : {eff1:.0%} (1 worker), {eff2:.0%} (2 workers) of wall x workers")
     print(f"Ray no-op task : {single * 1000:.2f} ms round trip (median of 200), "
           f"{batch * 1000:.2f} ms each in a batch of 1000  (target < 50 ms)")

@@ -32,12 +32,15 @@ class Progress:
         self.done = 0
         self.failed = 0
         self._last = -float("inf")
+        self._first: tuple[float, int] | None = None  # (time, done) just after the first update
 
     def eta(self) -> float:
-        elapsed = self.clock() - self.start
-        if self.done == 0:
+        """Remaining x the pace since the first update: the time before it (training, say) says
+        nothing about the pace of rows, so the ETA is unknown until a second update."""
+        if self._first is None or self.done <= self._first[1]:
             return float("nan")
-        return elapsed / self.done * (self.total - self.done)
+        t0, n0 = self._first
+        return (self.clock() - t0) / (self.done - n0) * (self.total - self.done)
 
     def line(self) -> str:
         pct = 100.0 * self.done / self.total if self.total else 100.0
@@ -50,6 +53,8 @@ class Progress:
 
     def update(self, n: int = 1, failed: int = 0) -> None:
         self.done += n
+        if self._first is None:
+            self._first = (self.clock(), self.done)
         self.failed += failed
         now = self.clock()
         if self.quiet:

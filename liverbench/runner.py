@@ -3,7 +3,10 @@
     outcome = run(load_config("benchmarks/demo.toml"))
 
 Per model the work flows fit -> (tune refinements on training predictions) -> cases; models
-proceed independently, so one model's cases are scored while another still trains. Rows
+proceed independently, so one model's cases are scored while another still trains -- except
+that while unfinished fits alone fill the cluster's CPUs, the finished models' work waits: fits
+are the longest units (the run's critical path), and Ray does not start tasks in submission
+order, so a late fit could otherwise queue behind scoring work. Rows
 already stored with status ok are skipped (resume); failed ones are re-run with
 `retry_failed=True`. A failing case, fit or worker becomes a failed row; the run goes on.
 """
@@ -179,6 +182,17 @@ def _execute(cfg, spec: WorkSpec, store: ResultStore, plan: Plan, executor: Exec
     in_flight = 0
     since_flush = 0
     tune_errors: dict[tuple[str, str, str], str] = {}
+    fit_cpus: dict[int, float] = {}  # ticket -> CPUs of a fit not finished yet
+    deferred: deque[FitJob] = deque()  # models whose work waits for the fits (see the docstring)
+
+    def fits_fill_cluster() -> bool:
+        return bool(fit_cpus) and sum(fit_cpus.values()) >= executor.cpu_slots()
+
+    def when_fits_allow(job: FitJob) -> None:
+        if fits_fill_cluster():
+            deferred.append(job)
+        else:
+            model_ready(job)
 
     def record(row: dict[str, Any]) -> None:
         nonlocal since_flush
@@ -239,13 +253,17 @@ def _execute(cfg, spec: WorkSpec, store: ResultStore, plan: Plan, executor: Exec
         if store.has_fit(key):
             fit_info[key] = store.fit_info(key)
             files[key] = store.fit_files(key)
-            model_ready(job)
+            deferred.append(job)
         else:
             t = executor.submit_fit(job)
             tickets[t] = ("fit", job)
+            if job.trainable:
+                fit_cpus[t] = job.fit_resources.num_cpus
 
     try:
-        while tickets or ready_cases:
+        while tickets or ready_cases or deferred:
+            while deferred and not fits_fill_cluster():
+                model_ready(deferred.popleft())
             while ready_cases and in_flight < ex["max_in_flight"]:
                 job, case_id, rows = ready_cases.popleft()
                 units_rows, pending_fail = [], []
@@ -269,6 +287,7 @@ def _execute(cfg, spec: WorkSpec, store: ResultStore, plan: Plan, executor: Exec
                 continue
             for ticket, result in executor.wait():
                 kind, what = tickets.pop(ticket)
+                fit_cpus.pop(ticket, None)
                 if kind == "fit":
                     job = what
                     if result.get("ok"):
@@ -283,7 +302,7 @@ def _execute(cfg, spec: WorkSpec, store: ResultStore, plan: Plan, executor: Exec
                         if job.trainable:
                             progress.message(f"fitted {job.method} fold {job.fold} seed {job.seed} "
                                              f"in {result['t_fit']:.1f} s")
-                        model_ready(job)
+                        when_fits_allow(job)
                     else:
                         fit_info[job.fit_key] = {"t_fit": result.get("t_fit")}
                         progress.message(result["error"].splitlines()[0])

@@ -49,6 +49,10 @@ class Executor(ABC):
     @abstractmethod
     def pending(self) -> int: ...
 
+    def cpu_slots(self) -> float:
+        """CPUs that run work side by side (the runner starts fits first while they fill them)."""
+        return float("inf")
+
     def release(self, fit_key: str) -> None:
         """No more work for this model."""
 

@@ -116,6 +116,9 @@ class RayExecutor(Executor):
     def available_gpus(self) -> float:
         return float(self._cluster().get("GPU", 0.0))
 
+    def cpu_slots(self) -> float:
+        return float(self._cluster().get("CPU", 1.0))
+
     def _pool_size(self, job: FitJob) -> int:
         if self.execution.get("actors_per_model"):
             return int(self.execution["actors_per_model"])

@@ -193,6 +193,16 @@ def test_progress_plain_lines_eta_and_quiet():
     q.message("hello")
     assert quiet.getvalue() == ""
     assert format_seconds(3725) == "1:02:05" and format_seconds(float("nan")) == "?"
+    # a long wait before the first row (training) does not inflate the ETA of the rows after it
+    t = [0.0]
+    slow_start = io.StringIO()
+    p = Progress(10, stream=slow_start, interval=0.0, clock=lambda: t[0])
+    t[0] = 600.0
+    p.update(1)
+    assert "ETA ?" in slow_start.getvalue()
+    t[0] = 602.0
+    p.update(1)
+    assert slow_start.getvalue().splitlines()[-1].endswith("ETA 0:16")
 
 
 def test_tune_refinement_command(tmp_path, capsys):
