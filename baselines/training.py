@@ -173,7 +173,7 @@ def prepare_cases(cases: Sequence[Case], spacing, hu, method: str, soft_labels: 
             raise InputError(f"{method}: training case {case.id!r} has no liver mask")
         image = prepare_image(case.image, spacing, hu)
         if spacing is None:
-            mask = case.liver.astype(np.float32)
+            mask = case.liver
         else:
             mask = resample(case.mask.with_array(case.liver.astype(np.float32)), image.spacing, kind="linear").array
             if mask.shape != image.shape:  # both grids come from the same rounding; guard anyway

@@ -59,8 +59,10 @@ def gpus() -> list[dict[str, Any]]:
                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return []
+    if out.returncode != 0:
+        return []
     found = []
-    for line in out.stdout.splitlines() if out.returncode == 0 else []:
+    for line in out.stdout.splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) == 3 and parts[0].isdigit():
             try:

@@ -53,10 +53,10 @@ class Progress:
 
     def update(self, n: int = 1, failed: int = 0) -> None:
         self.done += n
-        if self._first is None:
-            self._first = (self.clock(), self.done)
         self.failed += failed
         now = self.clock()
+        if self._first is None:
+            self._first = (now, self.done)
         if self.quiet:
             return
         if now - self._last >= self.interval or self.done >= self.total:

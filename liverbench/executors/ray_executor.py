@@ -2,8 +2,9 @@
 and scoring as CPU tasks.
 
 - Fits: a task per (method, fold, seed) with the method's declared fit resources (num_gpus > 0
-  where the plan put it on a GPU); a method with nothing to train is built in the driver. The trained model comes back as the bytes of its save()
-  directory; the driver writes it to the run directory.
+  where the plan put it on a GPU); a method with nothing to train is built in the driver. The
+  trained model comes back as the bytes of its save() directory; the driver writes it to the
+  run directory.
 - Prediction: actors that load a model once (`units.Predictor`) and read cases themselves; the
   case and the prediction stay in the object store and go to the refine tasks by reference,
   never through the driver. Actors hold the method's GPUs and memory but no CPU slot (Ray's own
