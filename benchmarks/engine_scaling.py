@@ -4,7 +4,8 @@ Ray's per-task overhead measured with no-op tasks.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/engine_scaling.py [--cases 24] [--preset small]
 
 Rows: the learning-free `intensity` baseline (no fit) + `threshold` on `--cases` synthetic
-phantoms, split "none" (every case scored). Each configuration gets a fresh local Ray instance
+phantoms, split "none" (every case scored), scored inside the prediction actor (`--refine-in
+tasks`: one Ray task per row, as before 2026-12-01). Each configuration gets a fresh local Ray instance
 with N CPU slots *and* pinned to N cores (`sched_setaffinity` before `ray.init`; Ray's raylet
 and workers inherit it), so "1 worker" really is one core even on a bigger machine. The wall
 time is `runner.run` end to end (prediction actors start, cases are read and generated in the
@@ -33,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def run_rows(workers: int, cases: int, preset: str, root: Path) -> tuple[float, int, float]:
+def run_rows(workers: int, cases: int, preset: str, root: Path, refine_in: str = "auto") -> tuple[float, int, float]:
     import ray
 
     from liverbench import runner
@@ -51,7 +52,7 @@ def run_rows(workers: int, cases: int, preset: str, root: Path) -> tuple[float, 
             "split": {"kind": "none"},
             "methods": [{"name": "intensity", "params": {}}],
             "postprocessors": [],
-            "execution": {"backend": "ray", "num_cpus": workers, "max_in_flight": 2 * workers},
+            "execution": {"backend": "ray", "num_cpus": workers, "max_in_flight": 2 * workers, "refine_in": refine_in},
         })
         t0 = time.perf_counter()
         out = runner.run(cfg, quiet=True)
@@ -149,6 +150,8 @@ def main(argv=None) -> int:
     p.add_argument("--cases", type=int, default=24)
     p.add_argument("--preset", default="small")
     p.add_argument("--repeats", type=int, default=5, help="interleaved 1-worker / 2-worker pairs (median)")
+    p.add_argument("--refine-in", default="auto", choices=["auto", "tasks"],
+                   help="execution.refine_in: 'auto' = the CPU actor scores its rows, 'tasks' = one Ray task per row")
     args = p.parse_args(argv)
     walls: dict[int, list[float]] = {1: [], 2: []}
     busy: dict[int, list[float]] = {1: [], 2: []}
@@ -167,7 +170,7 @@ def main(argv=None) -> int:
         # interleaved, so a change in the machine's load hits every configuration alike
         for r in range(args.repeats):
             for w in (1, 2):
-                wall, n, b = run_rows(w, args.cases, args.preset, Path(tmp) / f"r{r}")
+                wall, n, b = run_rows(w, args.cases, args.preset, Path(tmp) / f"r{r}", args.refine_in)
                 walls[w].append(wall)
                 busy[w].append(b)
                 n1 = n2 = n
@@ -186,7 +189,8 @@ def main(argv=None) -> int:
     eff1 = statistics.median(b / w for b, w in zip(busy[1], walls[1]))
     eff2 = statistics.median(b / (2 * w) for b, w in zip(busy[2], walls[2]))
     ok = speedup >= 1.7 and single < 0.050
-    print(f"rows: {n1} (1 worker), {n2} (2 workers); intensity + threshold on {args.cases} '{args.preset}' phantoms")
+    print(f"rows: {n1} (1 worker), {n2} (2 workers); intensity + threshold on {args.cases} '{args.preset}' phantoms; "
+          f"refine_in = {args.refine_in!r}")
     print(f"wall 1 worker  : {one:7.2f} s  ({one / n1:.3f} s/row)")
     print(f"wall 2 workers : {two:7.2f} s  ({two / n2:.3f} s/row)")
     print(f"speed-up       : {speedup:.2f}x  (target >= 1.7; per pair: "

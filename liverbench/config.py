@@ -32,7 +32,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
               "train": None, "test": None},
     "execution": {"backend": "local", "address": "", "num_cpus": 2, "num_gpus": None, "retries": 1,
                   "max_in_flight": 4, "allow_cpu_fallback": True, "save_predictions": False,
-                  "seeds": [0], "actors_per_model": 0, "flush_every": 8},
+                  "seeds": [0], "actors_per_model": 0, "flush_every": 8, "refine_in": "auto"},
     "metrics": {"convention": "sliver07", "nsd_tolerance_mm": 1.0, "refs": None},
 }
 _TOP_LEVEL = {"name", "runs_dir", "dataset", "train_dataset", "split", "methods", "postprocessors",
@@ -41,6 +41,9 @@ _METHOD_KEYS = {"name", "params", "cases"}
 _PP_KEYS = {"name", "params", "tune", "metric"}
 _SPLIT_KINDS = ("fixed", "kfold", "loo", "none")
 _BACKENDS = ("local", "ray")
+# Ray: "auto" = a CPU prediction actor refines + scores its own rows, a GPU one hands them to CPU tasks;
+# "tasks" = always CPU tasks.
+_REFINE_IN = ("auto", "tasks")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SLIVER07_REF_KEYS = ("voe", "rvd", "asd", "rmsd", "maxd")
 
@@ -345,6 +348,8 @@ def _execution(value: Any) -> dict[str, Any]:
             raise ConfigError(f"execution.{key}: {out[key]} must be >= {lo}")
     if out["num_gpus"] is not None and _type(out["num_gpus"], int, "execution.num_gpus") < 0:
         raise ConfigError(f"execution.num_gpus: {out['num_gpus']} must be >= 0")
+    if _type(out["refine_in"], str, "execution.refine_in") not in _REFINE_IN:
+        raise ConfigError(f"execution.refine_in: {out['refine_in']!r} is not one of {', '.join(_REFINE_IN)}")
     _type(out["allow_cpu_fallback"], bool, "execution.allow_cpu_fallback")
     _type(out["save_predictions"], bool, "execution.save_predictions")
     seeds = _type(out["seeds"], list, "execution.seeds")

@@ -62,12 +62,7 @@ class LocalExecutor(Executor):
         return self._submit(work)
 
     def submit_case(self, job: FitJob, files: dict[str, bytes], case_id: str, rows: CaseRows) -> int:
-        def work():
-            case, pred, info = self._predictor(job, files).predict(case_id)
-            return [units.refine_and_score(case, pred, info, header, pp, params, self.spec)
-                    for header, pp, params in rows]
-
-        return self._submit(work)
+        return self._submit(lambda: self._predictor(job, files).predict_and_score(case_id, rows))
 
     def wait(self) -> list[tuple[int, Any]]:
         if not self._queue:

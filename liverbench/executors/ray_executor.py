@@ -1,17 +1,20 @@
 """The Ray executor: fits as tasks, one pool of prediction actors per trained model, refinement
-and scoring as CPU tasks.
+and scoring in CPU actors or as CPU tasks fed by GPU actors.
 
 - Fits: a task per (method, fold, seed) with the method's declared fit resources (num_gpus > 0
   where the plan put it on a GPU); a method with nothing to train is built in the driver. The
   trained model comes back as the bytes of its save() directory; the driver writes it to the
   run directory.
-- Prediction: actors that load a model once (`units.Predictor`) and read cases themselves; the
-  case and the prediction stay in the object store and go to the refine tasks by reference,
-  never through the driver. Actors hold the method's GPUs and memory but no CPU slot (Ray's own
-  default for a running actor): an actor mostly waits, and holding CPUs there would starve the
-  refine tasks it feeds. CPU concurrency is bounded instead by the pool size (CPU slots /
-  predict CPUs) and by the runner's `max_in_flight`.
-- Refine + score: one CPU task per row.
+- Prediction: actors that load a model once (`units.Predictor`) and read cases themselves;
+  cases never pass through the driver. Actors hold the method's GPUs and memory but no CPU slot
+  (Ray's own default for a running actor): an idle actor would otherwise keep a CPU from the
+  fits and tasks. CPU concurrency is bounded instead by the pool size (CPU slots / predict
+  CPUs) and by the runner's `max_in_flight`.
+- Refine + score: an actor on the CPU refines and scores its own case's rows in one call
+  (`execution.refine_in = "auto"`): a hand-off would copy the case and prediction through the
+  object store and start more worker processes, for no gain, as the actor's next case needs
+  the same CPUs. An actor with a GPU hands them to one CPU task per row, by object reference
+  (so the GPU goes on to the next case), as does every actor with `refine_in = "tasks"`.
 - Faults: a crashed worker is retried (`max_retries` for tasks, `max_restarts` and
   `max_task_retries` for actors) up to `execution.retries`; past that the rows fail with the
   error and the run goes on.
@@ -181,6 +184,13 @@ class RayExecutor(Executor):
 
     def submit_case(self, job: FitJob, files: dict[str, bytes], case_id: str, rows: CaseRows) -> int:
         actor, i = self._actor(job, files)
+        if job.predict_resources.num_gpus == 0 and self.execution["refine_in"] == "auto":
+            # A CPU actor scores its own rows: handing the case and prediction to refine tasks
+            # costs object-store copies and extra worker processes, and frees nothing, since
+            # the actor's next case would need the same CPUs.
+            ticket = self._track("rows", [actor.predict_and_score.remote(case_id, rows)], [h for h, _, _ in rows])
+            self._ticket_actor[ticket] = (job.fit_key, i)
+            return ticket
         case_ref, pred_ref, info_ref = actor.predict.options(num_returns=3).remote(case_id)
         refs = []
         for header, pp_name, pp_params in rows:
@@ -212,11 +222,11 @@ class RayExecutor(Executor):
                 kind = self._kind.pop(ticket)
                 results = self._done.pop(ticket)
                 self._headers.pop(ticket, None)
-                if kind == "case":
+                if kind in ("case", "rows"):
                     fit_key, i = self._ticket_actor.pop(ticket)
                     if fit_key in self._load:
                         self._load[fit_key][i] -= 1
-                    finished.append((ticket, results))
+                    finished.append((ticket, results if kind == "case" else results[0]))
                 else:
                     finished.append((ticket, results[0]))
         return finished
@@ -231,6 +241,8 @@ class RayExecutor(Executor):
             kind = self._kind[ticket]
             if kind == "case":
                 return units.failed_row(self._headers[ticket][idx], msg)
+            if kind == "rows":
+                return [units.failed_row(h, msg) for h in self._headers[ticket]]
             if kind == "fit":
                 return {"ok": False, "files": {}, "curves": [], "t_fit": math.nan, "error": msg}
             return {"ok": False, "params": {}, "error": msg}

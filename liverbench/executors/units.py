@@ -239,6 +239,13 @@ class Predictor:
             return None, None, info
 
 
+    def predict_and_score(self, case_id: str, rows: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Predict `case_id` once, then refine + score each (header, pp_name, pp_params) row in
+        this process: the case and its prediction never leave it. Never raises."""
+        case, pred, info = self.predict(case_id)
+        return [refine_and_score(case, pred, info, header, pp, params, self.spec) for header, pp, params in rows]
+
+
 def check_prediction(pred: Any, case: Case, method: str) -> Prediction:
     where = f"{method} on case {case.id!r}"
     if isinstance(pred, np.ndarray):  # tolerated: a bare probability map

@@ -74,7 +74,7 @@ def test_new_param_adds_rows_without_touching_old(tmp_path):
     df = ResultStore(out.run_dir).rows()
     assert len(df) == 12
     close = df[df["postprocessor"] == "eng-close"]
-    assert set(close["pp_params"]) == {'{"per_slice":false}', '{"per_slice":true}'}
+    assert set(close["pp_params"]) == {'{"log_dir":"","per_slice":false}', '{"log_dir":"","per_slice":true}'}
     assert df[df["postprocessor"] == "threshold"]["pp_params"].nunique() == 1
 
 

@@ -8,7 +8,8 @@ and the contract check that keeps them honest.
   `fail_if` (a path: predict raises while it exists), `crash_marker` (a path: the first call in
   a run kills its own process), `sleep` (seconds per predict), `fail_fit`.
 - `eng-gpu`: the same, declaring one GPU for fit and predict; it records the GPU ids Ray gave it.
-- `eng-close`: hole filling of the thresholded map (3D, or per slice) (a CPU refinement).
+- `eng-close`: hole filling of the thresholded map (3D, or per slice) (a CPU refinement);
+  `log_dir` records which process refined which process's prediction.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class EngHU(Segmenter):
             hu = ndimage.uniform_filter(image.array.astype(np.float32), 3)
         z = (hu - self.mu) / (p["width"] * self.sd)
         prob = np.exp(-0.5 * z * z).astype(np.float32)
-        return Prediction(prob=prob, extras={"branch1": prob})
+        # "pid": which process predicted (the Ray tests check where refinement ran)
+        return Prediction(prob=prob, extras={"branch1": prob, "pid": np.full(image.shape, os.getpid(), np.float32)})
 
     def save(self, directory):
         Path(directory).mkdir(parents=True, exist_ok=True)
@@ -133,10 +135,12 @@ class EngClose(PostProcessor):
     version = "1"
     resources = Resources(num_cpus=1, num_gpus=0, memory_gb=0.1)
 
-    def __init__(self, per_slice: bool = False) -> None:
-        super().__init__(per_slice=per_slice)
+    def __init__(self, per_slice: bool = False, log_dir: str = "") -> None:
+        super().__init__(per_slice=per_slice, log_dir=log_dir)
 
     def __call__(self, image, pred, ctx):
+        if self.params["log_dir"]:  # one file per call: "<refining pid>-<predicting pid>"
+            Path(self.params["log_dir"], f"{os.getpid()}-{int(pred.extras['pid'].flat[0])}").touch()
         mask = pred.prob >= 0.5
         if self.params["per_slice"]:
             return np.stack([ndimage.binary_fill_holes(s) for s in mask])

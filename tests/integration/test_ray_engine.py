@@ -57,6 +57,27 @@ def test_gpu_method_gets_the_logical_gpu(tmp_path, ray_session):
     assert (store.rows()["device"] == "cpu").all()
 
 
+def _refine_log(tmp_path, name, method, refine_in):
+    """Run one model with eng-close logging; returns {(refining pid, predicting pid)}."""
+    log = tmp_path / f"log-{name}"
+    log.mkdir()
+    out = runner.run(config(tmp_path, name=name, methods=[{"name": method, "params": {}}], split=ONE_FOLD,
+                            pps=[{"name": "eng-close", "params": {"log_dir": str(log)}}],
+                            execution={**RAY, "refine_in": refine_in}), quiet=True)
+    assert out.exit_code == 0, out.summary()
+    return {tuple(int(x) for x in f.name.split("-")) for f in log.iterdir()}
+
+
+def test_cpu_actor_refines_its_own_rows_gpu_actor_hands_off(tmp_path, ray_session):
+    # CPU model, refine_in "auto": the prediction actor refines and scores in its own process
+    pairs = _refine_log(tmp_path, "cpu-auto", "eng-hu", "auto")
+    assert len(pairs) == 1 and all(r == p for r, p in pairs)
+    # "tasks": the prediction goes to CPU tasks in other processes
+    assert all(r != p for r, p in _refine_log(tmp_path, "cpu-tasks", "eng-hu", "tasks"))
+    # a GPU actor never does CPU refinement: it would hold the GPU idle meanwhile
+    assert all(r != p for r, p in _refine_log(tmp_path, "gpu-auto", "eng-gpu", "auto"))
+
+
 def test_crashed_worker_is_retried_and_run_completes(tmp_path, ray_session):
     marker = tmp_path / "crashed-once"
     cfg = config(tmp_path, methods=[{"name": "eng-hu", "params": {"crash_marker": str(marker)}}],

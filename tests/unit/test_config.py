@@ -126,6 +126,7 @@ def test_override_errors_name_the_key():
 @pytest.mark.parametrize("extra, key", [
     ("[execution]\nbackend = 'spark'", "execution.backend"),
     ("[execution]\nmax_in_flight = 0", "execution.max_in_flight"),
+    ("[execution]\nrefine_in = 'actor'", "execution.refine_in"),
     ("[execution]\nnum_cpus = 'two'", "execution.num_cpus"),
     ("[execution]\nretries = true", "execution.retries"),
     ("[execution]\nmax_inflight = 2", "execution.max_inflight"),

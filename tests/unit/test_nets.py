@@ -22,7 +22,7 @@ def test_dou_dsn_layers_and_shapes():
     # six mainstream convolutions, two mainstream deconvolutions
     mainstream = [net.conv1, net.conv2, net.conv3, net.conv4, net.conv5, net.conv6]
     assert len(mainstream) == 6
-    assert all(d.stride == (2, 2, 2) and d.kernel_size == (3, 3, 3) for d in (net.deconv1, net.deconv2))
+    assert all(d[0].stride == (2, 2, 2) and d[0].kernel_size == (3, 3, 3) for d in (net.deconv1, net.deconv2))
     x = torch.rand(2, 1, 12, 20, 24)
     with torch.no_grad():
         out = net(x)
@@ -32,6 +32,22 @@ def test_dou_dsn_layers_and_shapes():
         assert v.shape == (2, 2, 12, 20, 24)
     for v in probs.values():
         assert v.shape == (2, 1, 12, 20, 24) and float(v.min()) >= 0 and float(v.max()) <= 1
+
+
+def test_deconvolutions_are_nonlinear_unless_asked():
+    def has_act(net):
+        return [any(isinstance(m, torch.nn.LeakyReLU) for m in d) for d in (net.deconv1, net.deconv2)]
+
+    assert has_act(DouDSN(width=0.25)) == [True, True]
+    linear = DouDSN(width=0.25, deconv_act=False)
+    assert has_act(linear) == [False, False]
+    # linear: the upsampling path is additive in its input (what the option promises)
+    torch.manual_seed(0)
+    a, b = torch.rand(1, 8, 3, 4, 4), torch.rand(1, 8, 3, 4, 4)
+    path = lambda x: linear.conv6(linear.deconv2(linear.deconv1(x)))  # noqa: E731
+    with torch.no_grad():
+        zero = path(torch.zeros_like(a))
+        torch.testing.assert_close(path(a + b) - zero, (path(a) - zero) + (path(b) - zero), atol=1e-5, rtol=1e-4)
 
 
 def test_gaussian_init_has_the_papers_sigma():
