@@ -188,12 +188,6 @@ def _execute(cfg, spec: WorkSpec, store: ResultStore, plan: Plan, executor: Exec
     def fits_fill_cluster() -> bool:
         return bool(fit_cpus) and sum(fit_cpus.values()) >= executor.cpu_slots()
 
-    def when_fits_allow(job: FitJob) -> None:
-        if fits_fill_cluster():
-            deferred.append(job)
-        else:
-            model_ready(job)
-
     def record(row: dict[str, Any]) -> None:
         nonlocal since_flush
         blob = row.pop("_prediction", None)
@@ -302,7 +296,7 @@ def _execute(cfg, spec: WorkSpec, store: ResultStore, plan: Plan, executor: Exec
                         if job.trainable:
                             progress.message(f"fitted {job.method} fold {job.fold} seed {job.seed} "
                                              f"in {result['t_fit']:.1f} s")
-                        when_fits_allow(job)
+                        deferred.append(job)  # started at the loop's top once the fits allow
                     else:
                         fit_info[job.fit_key] = {"t_fit": result.get("t_fit")}
                         progress.message(result["error"].splitlines()[0])

@@ -188,17 +188,16 @@ class RayExecutor(Executor):
             # A CPU actor scores its own rows: handing the case and prediction to refine tasks
             # costs object-store copies and extra worker processes, and frees nothing, since
             # the actor's next case would need the same CPUs.
-            ticket = self._track("rows", [actor.predict_and_score.remote(case_id, rows)], [h for h, _, _ in rows])
-            self._ticket_actor[ticket] = (job.fit_key, i)
-            return ticket
-        case_ref, pred_ref, info_ref = actor.predict.options(num_returns=3).remote(case_id)
-        refs = []
-        for header, pp_name, pp_params in rows:
-            res = self.spec.postprocessors[pp_name].resources
-            refs.append(self._refine.options(num_cpus=res.num_cpus, num_gpus=0,
-                                             max_retries=self.retries, retry_exceptions=False).remote(
-                case_ref, pred_ref, info_ref, header, pp_name, pp_params, self._spec_ref))
-        ticket = self._track("case", refs, [h for h, _, _ in rows])
+            kind, refs = "rows", [actor.predict_and_score.remote(case_id, rows)]
+        else:
+            case_ref, pred_ref, info_ref = actor.predict.options(num_returns=3).remote(case_id)
+            kind, refs = "case", []
+            for header, pp_name, pp_params in rows:
+                res = self.spec.postprocessors[pp_name].resources
+                refs.append(self._refine.options(num_cpus=res.num_cpus, num_gpus=0,
+                                                 max_retries=self.retries, retry_exceptions=False).remote(
+                    case_ref, pred_ref, info_ref, header, pp_name, pp_params, self._spec_ref))
+        ticket = self._track(kind, refs, [h for h, _, _ in rows])
         self._ticket_actor[ticket] = (job.fit_key, i)
         return ticket
 

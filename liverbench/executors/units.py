@@ -238,7 +238,6 @@ class Predictor:
             info["peak_rss_mb"] = peak_rss_mb()
             return None, None, info
 
-
     def predict_and_score(self, case_id: str, rows: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Predict `case_id` once, then refine + score each (header, pp_name, pp_params) row in
         this process: the case and its prediction never leave it. Never raises."""
