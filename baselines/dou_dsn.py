@@ -70,7 +70,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # + nonlinear deconvolutions 0.869 (125 s); + 800 iterations with the lr step at 100 epochs
     # 0.879 (250 s).  Not better for their cost: width 1.0 (0.866, 230 s), patch 48x96x96
     # (0.860, 386 s), 3 mm grid (0.762), 4 mm grid (0.834; 0.843 with 40x80x80 patches, 250 s),
-    # faster lr decay (0.858), fg_fraction 0.3 (0.874 at 800 iterations).  The misses (a third
+    # faster lr decay (0.858), fg_fraction 0.3 (0.874 at 800 iterations), weight decay 1e-4
+    # (0.875), zoom/rotation augmentation (0.865), 1600 iterations (0.885, 514 s), width 1.0 at
+    # 800 iterations (0.883, 606 s): the family saturates near 0.88 here.  The misses (a third
     # to a half of them deeper than 5 mm inside the liver) are the liver's cranial and caudal
     # tips and parts of neighbouring organs: without the encoder-decoder bridges of DI2IN the
     # network's 1/4-resolution features place those poorly on a 5 mm grid.

@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", metavar="FILE", help="write the per-case table (.csv or .parquet)")
     e.add_argument("--convention", default="sliver07", help="metrics convention (default sliver07)")
     e.add_argument("--nsd-tolerance", type=float, default=1.0, metavar="MM", help="surface Dice tolerance in mm")
+    e.add_argument("--only-present", action="store_true",
+                   help="score only the reference cases that have a prediction (default: a missing "
+                        "prediction is a failed case, as in a leaderboard submission)")
 
     rep = sub.add_parser("report", help="build the report of a run directory")
     rep.add_argument("run", help="run directory (runs/<name>)")
@@ -243,8 +246,11 @@ def _index_folder(folder: Path, pattern: str | None, case_ids: list[str] | None)
 
 def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | None = None,
                     pattern: str | None = None, ref_pattern: str | None = None, convention: str = "sliver07",
-                    nsd_tolerance_mm: float = 1.0):
-    """Score every predicted mask against its reference; a DataFrame with one row per case."""
+                    nsd_tolerance_mm: float = 1.0, only_present: bool = False):
+    """Score every predicted mask against its reference; a DataFrame with one row per case.
+
+    A reference case without a prediction is a failed row, unless `only_present` (then it is
+    left out and listed in `df.attrs["missing_predictions"]`)."""
     import pandas as pd
 
     from liverbench.executors.units import error_text
@@ -279,6 +285,11 @@ def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | 
     if not ref_ids:
         raise InputError(f"{ref}: no reference masks found")
     preds = _index_folder(pred_dir, pattern, ref_ids if pattern else None)
+    missing = [cid for cid in ref_ids if cid not in preds] if only_present else []
+    if only_present:
+        ref_ids = [cid for cid in ref_ids if cid in preds]
+        if not ref_ids:
+            raise InputError(f"{pred_dir}: no prediction matches a reference case of {ref}")
     rows = []
     for cid in ref_ids:
         row: dict[str, Any] = {"case_id": cid, "reference": ref_name, "prediction": str(preds.get(cid, ""))}
@@ -306,6 +317,7 @@ def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | 
         if col not in df.columns:
             df[col] = float("nan")
     df.attrs["unmatched_predictions"] = extra
+    df.attrs["missing_predictions"] = missing
     return df
 
 
@@ -346,8 +358,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out!r}: use a .csv or .parquet file name")
     df = evaluate_folder(args.pred, args.ref, ref_params=args.ref_params, pattern=args.pattern,
                          ref_pattern=args.ref_pattern, convention=args.convention,
-                         nsd_tolerance_mm=args.nsd_tolerance)
+                         nsd_tolerance_mm=args.nsd_tolerance, only_present=args.only_present)
     print(sliver07_table(df))
+    missing = df.attrs.get("missing_predictions") or []
+    if missing:
+        print(f"note: --only-present: {len(missing)} reference case(s) without a prediction were not scored: "
+              f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", file=sys.stderr)
     extra = df.attrs.get("unmatched_predictions") or []
     if extra:
         print(f"note: {len(extra)} prediction(s) without a reference were ignored: {', '.join(extra[:5])}",

@@ -131,6 +131,22 @@ def test_eval_input_errors_exit_3(tmp_path, capsys):
     assert main(["eval", "--pred", str(pred), "--ref", "no-such-dataset"]) == EXIT_USAGE
 
 
+def test_eval_only_present_scores_the_submitted_cases(tmp_path, capsys):
+    ds, pred, ref = _masks(tmp_path, shift=1)
+    (pred / "eng-001.nii.gz").unlink()
+    assert main(["eval", "--pred", str(pred), "--ref", str(ref)]) == EXIT_INPUT  # strict by default
+    capsys.readouterr()
+    out_csv = tmp_path / "partial.csv"
+    assert main(["eval", "--pred", str(pred), "--ref", str(ref), "--only-present", "--out", str(out_csv)]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "mean (2)" in captured.out and "eng-001" in captured.err and "not scored" in captured.err
+    df = pd.read_csv(out_csv)
+    assert sorted(df["case_id"]) == ["eng-000", "eng-002"] and (df["status"] == "ok").all()
+    for p in pred.iterdir():
+        p.unlink()
+    assert main(["eval", "--pred", str(pred), "--ref", str(ref), "--only-present"]) == EXIT_INPUT
+
+
 def test_precomputed_segmenter_scores_masks_in_a_run(tmp_path, capsys):
     from liverbench.precomputed import Precomputed
 
