@@ -285,8 +285,9 @@ def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | 
     if not ref_ids:
         raise InputError(f"{ref}: no reference masks found")
     preds = _index_folder(pred_dir, pattern, ref_ids if pattern else None)
-    missing = [cid for cid in ref_ids if cid not in preds] if only_present else []
+    missing: list[str] = []
     if only_present:
+        missing = [cid for cid in ref_ids if cid not in preds]
         ref_ids = [cid for cid in ref_ids if cid in preds]
         if not ref_ids:
             raise InputError(f"{pred_dir}: no prediction matches a reference case of {ref}")

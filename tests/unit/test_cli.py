@@ -144,7 +144,9 @@ def test_eval_only_present_scores_the_submitted_cases(tmp_path, capsys):
     assert sorted(df["case_id"]) == ["eng-000", "eng-002"] and (df["status"] == "ok").all()
     for p in pred.iterdir():
         p.unlink()
+    capsys.readouterr()
     assert main(["eval", "--pred", str(pred), "--ref", str(ref), "--only-present"]) == EXIT_INPUT
+    assert "no prediction matches" in capsys.readouterr().err
 
 
 def test_precomputed_segmenter_scores_masks_in_a_run(tmp_path, capsys):
