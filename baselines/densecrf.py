@@ -29,7 +29,7 @@ from pydensecrf.utils import create_pairwise_bilateral, create_pairwise_gaussian
 
 from baselines.roi import find_roi
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, PostProcessor, Prediction, Resources
+from liverbench.plugin import Context, Param, PostProcessor, Prediction, Resources
 from liverbench.volume import Volume
 
 EPS = 1e-6  # clip for -log p: a sure voxel costs 13.8, more than any pairwise sum (mu1 + mu2)
@@ -116,6 +116,15 @@ class DenseCRF(PostProcessor):
         "roi": True, "roi_margin_mm": 10.0, "roi_level": 0.05,
         "workers": 2,  # threads over slices (mode "2d")
         "crf_spacing_mm": 1.5,  # in-plane grid the CRF runs on (rounded integer block factor); 0: native
+    }
+    param_checks = {
+        "mu1": Param(float, ge=0), "mu2": Param(float, ge=0), "theta_alpha": Param(float, gt=0),
+        "theta_beta": Param(float, gt=0), "theta_gamma": Param(float, gt=0),
+        "tau": Param(list, item=Param(float, ge=0),
+                     check=lambda t: None if sum(t) < 1 else f"{list(t)} must sum below 1 (eq. 4)"),
+        "iterations": Param(int, ge=1), "mode": Param(str, choices=("2d", "3d")), "roi": Param(bool),
+        "roi_margin_mm": Param(float, ge=0), "roi_level": Param(float, ge=0, lt=1), "workers": Param(int, ge=1),
+        "crf_spacing_mm": Param(float, ge=0),
     }
 
     def __init__(self, **params: Any) -> None:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from baselines.nets.di2in import DI2IN as DI2INNet
 from baselines.neural import FitKit, NeuralSegmenter, common_preset
 from baselines.training import Trainer, step_decay
+from liverbench.plugin import Param
 
 _DI2IN_KEYS = dict(branch_weight=1.0, final_weight=1.0, lr_gamma=0.1)
 
@@ -84,6 +85,8 @@ class DI2IN(NeuralSegmenter):
     version: ClassVar[str] = "2"  # 2: cpu preset re-sized, soft labels (fit keys change)
     network_class = DI2INNet
     presets = PRESETS
+    param_checks = {**NeuralSegmenter.param_checks,
+                    "branch_weight": Param(float, ge=0), "final_weight": Param(float, ge=0)}
 
     def build_network(self) -> DI2INNet:
         c = self.config

@@ -35,6 +35,7 @@ from baselines.nets.discriminator import Discriminator
 from baselines.neural import FitKit
 from baselines.training import Trainer, make_optimizer, step_decay
 from liverbench.errors import ConfigError
+from liverbench.plugin import Param
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
@@ -72,6 +73,13 @@ class DI2INAdversarial(DI2IN):
     name: ClassVar[str] = "di2in-adv"
     version: ClassVar[str] = "2"  # 2: cpu preset re-sized, soft labels (fit keys change)
     presets = PRESETS
+    param_checks = {
+        **DI2IN.param_checks,
+        "adv_iterations": Param(int, ge=0), "k_d": Param(int, ge=1), "batch_d": Param(int, ge=1),
+        "k_g": Param(int, ge=1), "batch_g": Param(int, ge=1), "adv_lambda": Param(float, ge=0),
+        "d_width": Param(float, gt=0), "d_with_image": Param(bool), "d_optimizer": Param(str, choices=("sgd", "adam")),
+        "d_lr": Param(float, gt=0), "d_weight_decay": Param(float, ge=0),
+    }
 
     def _check_config(self) -> None:
         super()._check_config()

@@ -36,6 +36,7 @@ from baselines.nets.dou import DouDSN
 from baselines.neural import FitKit, NeuralSegmenter, common_preset, steps_per_epoch
 from baselines.training import Trainer, decayed_weight, step_decay
 from liverbench.errors import ConfigError
+from liverbench.plugin import Param
 
 _DSN_KEYS = dict(
     eta=[0.3, 0.4],  # initial eta_d for the branches after layers 3 and 6
@@ -127,6 +128,11 @@ class CNN3D(NeuralSegmenter):
     network_class = DouDSN
     presets = PRESETS
     deep_supervision: ClassVar[bool] = False
+    param_checks = {
+        **NeuralSegmenter.param_checks,
+        "eta": Param(list, length=2, item=Param(float, ge=0)), "eta_decay": Param(float, ge=0, lt=1),
+        "eta_every_epochs": Param(int, ge=1), "lr_step_epochs": Param(int, ge=1), "deconv_act": Param(bool),
+    }
 
     def _check_config(self) -> None:
         super()._check_config()

@@ -17,7 +17,7 @@ import numpy as np
 
 from baselines.roi import find_roi
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, PostProcessor, Prediction, Resources
+from liverbench.plugin import Context, Param, PostProcessor, Prediction, Resources
 from liverbench.volume import Volume
 
 EPS = 1e-6
@@ -49,6 +49,9 @@ def graph_cut(prob: np.ndarray, image: np.ndarray, spacing, lam: float, sigma: f
     graph as terminal links of their band neighbours. The cut then moves the border by at most
     band_mm -- what a refinement should do -- on a graph ~10x smaller than the region.
     """
+    # sigma = 0 divides by zero and lam < 0 makes negative capacities: maxflow then never ends.
+    if not (np.isfinite(sigma) and sigma > 0) or not (np.isfinite(lam) and lam >= 0):
+        raise ConfigError(f"graphcut: sigma must be > 0 and lam >= 0, got sigma={sigma!r}, lam={lam!r}")
     start = prob >= 0.5
     if band_mm is None:
         band = np.ones(prob.shape, dtype=bool)
@@ -104,6 +107,11 @@ class GraphCut(PostProcessor):
         "connectivity": 6,
         "band_mm": 5.0,  # graph nodes only this close to the P >= 0.5 surface; None: the whole region
         "roi": True, "roi_margin_mm": 10.0, "roi_level": 0.05,
+    }
+    param_checks = {
+        "lam": Param(float, ge=0), "sigma": Param(float, gt=0), "connectivity": Param(int, choices=(6, 26)),
+        "band_mm": Param(float, gt=0, null=True), "roi": Param(bool), "roi_margin_mm": Param(float, ge=0),
+        "roi_level": Param(float, ge=0, lt=1),
     }
 
     def __init__(self, **params: Any) -> None:

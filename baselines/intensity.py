@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, Prediction, Resources, Segmenter
+from liverbench.plugin import Context, Param, Prediction, Resources, Segmenter
 from liverbench.volume import Volume
 
 DEFAULTS: dict[str, Any] = {
@@ -60,6 +60,15 @@ class IntensityBaseline(Segmenter):
     trainable = False
     fit_resources = Resources(num_cpus=1, memory_gb=1.0)
     predict_resources = Resources(num_cpus=1, memory_gb=2.0)
+    param_checks = {
+        "target_spacing_mm": Param(float, gt=0), "body_hu": Param(float), "air_hu": Param(float),
+        "seed_depth_mm": Param(list, length=2, item=Param(float, ge=0),
+                               check=lambda d: None if d[0] < d[1] else f"{list(d)} must be [near, far] with near < far"),
+        "window_lo_sigma": Param(float, gt=0), "window_hi_sigma": Param(float, gt=0),
+        "min_spread_hu": Param(float, gt=0), "max_spread_hu": Param(float, gt=0), "opening_mm": Param(float, ge=0),
+        "regrow_steps": Param(int, ge=0), "closing_mm": Param(float, ge=0), "softness_mm": Param(float, gt=0),
+        "median": Param(bool),
+    }
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(DEFAULTS)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from liverbench.plugin import Context, PostProcessor, Prediction, Resources
+from liverbench.plugin import Context, Param, PostProcessor, Prediction, Resources
 from liverbench.volume import Volume
 
 
@@ -42,6 +42,7 @@ class Threshold(PostProcessor):
     name = "threshold"
     version = "1"
     resources = Resources(num_cpus=1, memory_gb=1.0)
+    param_checks = {"level": Param(float, gt=0, le=1)}
 
     def __init__(self, level: float = 0.5, **params: Any) -> None:
         super().__init__(level=level, **params)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from liverbench.errors import ConfigError, UnknownNameError
+from liverbench.schema import METRIC_COLUMNS
 
 # The always-present baseline refinement: P >= 0.5.
 THRESHOLD = "threshold"
@@ -46,6 +47,9 @@ _BACKENDS = ("local", "ray")
 _REFINE_IN = ("auto", "tasks")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SLIVER07_REF_KEYS = ("voe", "rvd", "asd", "rmsd", "maxd")
+
+# What a tuned refinement may optimise: every metric column, its SLiver07 score, the case score.
+TUNING_METRICS = frozenset(METRIC_COLUMNS)
 
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
                list: "a list", dict: "a table"}
@@ -173,7 +177,8 @@ def check_registered(cfg: dict[str, Any]) -> None:
 
     for table in ("dataset", "train_dataset"):
         if cfg[table] is not None:
-            load("dataset", cfg[table]["name"], f"{table}.name")
+            cls = load("dataset", cfg[table]["name"], f"{table}.name")
+            check_params(cls, cfg[table]["params"], f"{table}.params")  # opened (scanned) in prepare()
     for i, m in enumerate(cfg["methods"]):
         cls = load("segmenter", m["name"], f"methods[{i}].name")
         _construct(cls, m["params"], f"methods[{i}].params")
@@ -184,12 +189,24 @@ def check_registered(cfg: dict[str, Any]) -> None:
 
 
 def _construct(cls: type, params: dict[str, Any], key: str) -> None:
-    # Constructing is the only generic way to check a plugin's parameters; plugins keep
-    # __init__ cheap (no weights are loaded there).
+    """The declared checks (`param_checks`), then the constructor itself: the neural methods
+    resolve their preset and check the result there (`_check_config`). Plugins keep __init__
+    cheap (no weights are loaded there), so this costs nothing before the work."""
+    from liverbench.plugin import ParamError
+
+    check_params(cls, params, key)
     try:
         cls(**params)
+    except ParamError as exc:
+        raise ConfigError(f"{key}.{exc.param}: {exc.problem}") from exc
     except Exception as exc:
         raise ConfigError(f"{key}: {cls.__name__} rejected {params!r}: {type(exc).__name__}: {exc}") from exc
+
+
+def check_params(cls: type, params: dict[str, Any], key: str) -> None:
+    from liverbench.plugin import check_params as check
+
+    check(cls, params, key)
 
 
 # --- per-table validation ------------------------------------------------------------------
@@ -270,11 +287,14 @@ def _split(value: Any, has_train_dataset: bool) -> dict[str, Any]:
         both = set(out["train"]) & set(out["test"])
         if both:
             raise ConfigError(f"split.test: cases {sorted(both)} are also in split.train")
-    if (out["train"] is not None or out["test"] is not None) and kind != "fixed":
-        raise ConfigError(f"split.train/split.test: explicit lists need split.kind = 'fixed', not {kind!r}")
-    if has_train_dataset and kind not in ("fixed", "none"):
-        raise ConfigError(f"split.kind: with [train_dataset] the split is train_dataset -> dataset; "
-                          f"{kind!r} does not apply (use 'fixed')")
+    # loo takes a `test` list: one fold per listed case (the others are always trained on)
+    if out["train"] is not None and kind != "fixed":
+        raise ConfigError(f"split.train: an explicit train list needs split.kind = 'fixed', not {kind!r}")
+    if out["test"] is not None and kind not in ("fixed", "loo"):
+        raise ConfigError(f"split.test: an explicit test list needs split.kind = 'fixed' or 'loo', not {kind!r}")
+    if has_train_dataset and out["test"] is not None and kind == "fixed":
+        raise ConfigError("split.test: with [train_dataset] and kind 'fixed' every [dataset] case is tested; "
+                          "use kind = 'loo' with split.test to hold out some of them")
     return out
 
 
@@ -324,6 +344,9 @@ def _postprocessors(value: Any) -> list[dict[str, Any]]:
         pp, entry = _named_entry(pp, _PP_KEYS, key)
         entry["tune"] = _type(pp.get("tune", False), bool, f"{key}.tune")
         entry["metric"] = _type(pp.get("metric", "score"), str, f"{key}.metric")
+        if entry["metric"] not in TUNING_METRICS:
+            raise ConfigError(f"{key}.metric: unknown metric {entry['metric']!r}; "
+                              f"choose one of {', '.join(sorted(TUNING_METRICS))}")
         if entry["tune"] and entry["params"]:
             raise ConfigError(f"{key}.params: give either params or tune = true, not both")
         _check_listed_once(entry, seen, key, "post-processor")
@@ -369,6 +392,9 @@ def _metrics(value: Any) -> dict[str, Any]:
     out = copy.deepcopy(_DEFAULTS["metrics"])
     out.update(table)
     _type(out["convention"], str, "metrics.convention")
+    from liverbench.metrics.conventions import resolve_convention
+
+    resolve_convention(out["convention"])  # ConfigError naming metrics.convention
     out["nsd_tolerance_mm"] = _type(out["nsd_tolerance_mm"], float, "metrics.nsd_tolerance_mm")
     if out["nsd_tolerance_mm"] <= 0:
         raise ConfigError(f"metrics.nsd_tolerance_mm: {out['nsd_tolerance_mm']} must be > 0")

@@ -12,10 +12,11 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from liverbench.errors import ConfigError
 from liverbench.stopwatch import Stopwatch
 from liverbench.volume import Case, Volume
 
@@ -30,6 +31,95 @@ class Resources:
 
     def as_ray_options(self) -> dict[str, Any]:
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, "memory": int(self.memory_gb * 2**30)}
+
+
+# --- parameter checks ---------------------------------------------------------------------------
+
+_KIND_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "a table"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """How one constructor parameter is checked, declared on the plugin class:
+
+        param_checks = {"sigma": Param(float, gt=0), "connectivity": Param(int, choices=(6, 26))}
+
+    `kind`: bool, int, float (an int is accepted), str, list or dict, or a tuple of them;
+    `gt`/`ge`/`lt`/`le`: bounds; `choices`: the allowed values; `null`: None is allowed;
+    `length`: a list's allowed length(s); `item`: the check of every list item; `check`: a
+    function returning a problem text (or None) for rules bounds cannot say. The run config is
+    checked against these before any work, and the base constructors check them too, so an
+    error names the key: ``postprocessors[1].params.sigma: 0 must be > 0``.
+    """
+
+    kind: Any = float
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    choices: tuple[Any, ...] = ()
+    null: bool = False
+    length: int | tuple[int, ...] | None = None
+    item: "Param | None" = None
+    check: Callable[[Any], str | None] | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with `value` (a short text without the key), or None."""
+        if value is None:
+            return None if self.null else "must be set (null is not allowed)"
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if not any(_is_kind(value, k) for k in kinds):
+            want = " or ".join(_KIND_NAMES.get(k, getattr(k, "__name__", str(k))) for k in kinds)
+            return f"expected {want}, got {type(value).__name__} {value!r}"
+        if self.choices and value not in self.choices:
+            return f"{value!r} is not one of {', '.join(map(repr, self.choices))}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not np.isfinite(value):
+                return f"{value} must be a finite number"
+            for bound, op, ok in ((self.gt, ">", lambda v, b: v > b), (self.ge, ">=", lambda v, b: v >= b),
+                                  (self.lt, "<", lambda v, b: v < b), (self.le, "<=", lambda v, b: v <= b)):
+                if bound is not None and not ok(value, bound):
+                    return f"{value} must be {op} {bound}"
+        if isinstance(value, (list, tuple)):
+            lengths = (self.length,) if isinstance(self.length, int) else self.length
+            if lengths is not None and len(value) not in lengths:
+                return f"{value!r} must have {' or '.join(map(str, lengths))} items"
+            if self.item is not None:
+                for j, v in enumerate(value):
+                    bad = self.item.problem(v)
+                    if bad:
+                        return f"item [{j}]: {bad}"
+        return self.check(value) if self.check is not None else None
+
+
+def _is_kind(value: Any, kind: Any) -> bool:
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is list:
+        return isinstance(value, (list, tuple))
+    return isinstance(value, kind)
+
+
+class ParamError(ConfigError):
+    """A bad plugin parameter; `param` is its name, so the caller can prefix the config key."""
+
+    def __init__(self, param: str, problem: str, where: str = "") -> None:
+        self.param, self.problem = param, problem
+        super().__init__(f"{where + '.' if where else ''}{param}: {problem}")
+
+
+def check_params(cls: type, params: Mapping[str, Any], where: str = "") -> None:
+    """Check `params` against `cls.param_checks`; raise ParamError naming `where.<param>`.
+    Parameters without a declared check are left to the constructor."""
+    checks: Mapping[str, Param] = getattr(cls, "param_checks", None) or {}
+    for name, value in params.items():
+        spec = checks.get(name)
+        bad = spec.problem(value) if spec is not None else None
+        if bad:
+            raise ParamError(name, bad, where)
 
 
 @dataclass
@@ -78,8 +168,10 @@ class Segmenter(ABC):
     trainable: ClassVar[bool] = True
     fit_resources: ClassVar[Resources] = Resources()
     predict_resources: ClassVar[Resources] = Resources()
+    param_checks: ClassVar[dict[str, Param]] = {}  # see Param: checked before any work
 
     def __init__(self, **params: Any) -> None:
+        check_params(type(self), params, f"{getattr(self, 'name', type(self).__name__)}.params")
         self.params = dict(params)
 
     def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: Context) -> None:
@@ -114,8 +206,10 @@ class PostProcessor(ABC):
     version: ClassVar[str]
     resources: ClassVar[Resources] = Resources()
     wants: ClassVar[tuple[str, ...]] = ()
+    param_checks: ClassVar[dict[str, Param]] = {}  # see Param: checked before any work
 
     def __init__(self, **params: Any) -> None:
+        check_params(type(self), params, f"{getattr(self, 'name', type(self).__name__)}.params")
         self.params = dict(params)
 
     @abstractmethod
@@ -131,6 +225,7 @@ class Dataset(ABC):
     """A set of cases. Constructor keyword arguments come from the run config ([dataset] table)."""
 
     name: ClassVar[str]
+    param_checks: ClassVar[dict[str, Param]] = {}  # see Param: checked with the run config
 
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)

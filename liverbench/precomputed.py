@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, Prediction, Resources, Segmenter
+from liverbench.plugin import Context, Param, Prediction, Resources, Segmenter
 from liverbench.volume import Volume
 
 
@@ -29,6 +29,7 @@ class Precomputed(Segmenter):
     trainable = False
     fit_resources = Resources(num_cpus=1, num_gpus=0, memory_gb=0.5)
     predict_resources = Resources(num_cpus=1, num_gpus=0, memory_gb=1.0)
+    param_checks = {"dir": Param(str), "pattern": Param(str)}
 
     def __init__(self, dir: str = "", pattern: str = "{case_id}.nii.gz", **params: Any) -> None:
         if params:
