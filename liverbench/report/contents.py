@@ -3,13 +3,15 @@ into `figures_dir`) that each output format then renders."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from liverbench.report import figures, stats, tables
+from liverbench.report import figures, findings, stats, tables
 from liverbench.report.document import Document, Figure, Section, Table, seconds
 from liverbench.report.overlays import OverlaysUnavailable, overlay_figures
 from liverbench.report.run_data import RunData
@@ -27,14 +29,23 @@ ENTRY = "Method + refinement"
 
 
 class Slugs:
-    """File-name-safe, unique names for entries (labels may hold anything a user typed)."""
+    """File-name-safe, unique, short names for entries (labels may hold anything a user typed).
+
+    A label longer than `MAX` characters (a variant's parameters) keeps its start and gets a
+    hash of the whole label, so the name stays short and the same in every report of it.
+    """
+
+    MAX = 40
 
     def __init__(self) -> None:
         self._by_label: dict[str, str] = {}
 
     def __call__(self, label: str) -> str:
         if label not in self._by_label:
-            base = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:60] or "entry"
+            base = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "entry"
+            if len(base) > self.MAX:
+                digest = hashlib.sha1(label.encode("utf-8")).hexdigest()[:8]
+                base = f"{base[:self.MAX - 9].rstrip('-')}-{digest}"
             slug, n = base, 2
             while slug in self._by_label.values():
                 slug, n = f"{base}-{n}", n + 1
@@ -91,7 +102,15 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
     ranked = list(matrix.columns)  # entries with at least one successful case
     ci = stats.bootstrap_ci(matrix)
     values = tables.per_case_values(ok)
-    sections = [Section("Leaderboard", tables=[_leaderboard(board, ci)])]
+    sections = [_findings(ok), Section("Leaderboard", tables=[_leaderboard(board, ci)])]
+    tuned = tables.tuned_parameters(ok)
+    if not tuned.empty:
+        sections[-1].tables.append(Table(
+            "tuned_parameters", "Parameters of the tuned refinements", tuned,
+            headers={"method": "Method", "postprocessor": "Refinement", "fold": "Fold", "seed": "Seed",
+                     "n_cases": "Cases", "parameters": "Parameters"},
+            caption="A refinement marked (tuned) ran with parameters chosen by grid search on the training-set "
+                    "predictions of each trained model (as Dou et al. did); these are the chosen values."))
 
     dist = tables.distribution(ok, ranked)
     sections.append(Section("Distribution over cases", tables=[Table(
@@ -118,7 +137,8 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
             formats={"d_score_mean": "+.2f", "d_score_median": "+.2f", "d_dice_mean": "+.4f", "d_voe_mean": "+.2f",
                      "d_asd_mean": "+.3f", "d_maxd_mean": "+.2f", "p_value": ".3g"},
             caption="Differences are refinement minus threshold, paired per case; a positive ΔScore is a gain. "
-                    "Better/Same/Worse count cases by score. p is not corrected for multiple comparisons."))
+                    "Better/Same/Worse count cases by score. p is not corrected here; the corrected p and the "
+                    "verdict of each gain are under Findings."))
     sections.append(gain_section)
 
     sections.append(_runtime(run, ok, ranked, figures_dir))
@@ -136,6 +156,70 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
     sections.append(per_case)
     sections.append(_failed(run))
     return Document(f"liverbench report: {run.name}", _summary(run), sections)
+
+
+def _p(value: float) -> str:
+    return "–" if not np.isfinite(value) else f"{value:.2g}"
+
+
+def _effect(row) -> str:
+    """'ΔScore +2.10 points (95 % CI +0.40 to +3.90), p = 0.012, Holm p = 0.048; ΔDice +0.004'."""
+    ci = (f"95 % CI {row.ci_low:+.2f} to {row.ci_high:+.2f}" if np.isfinite(row.ci_low)
+          else "no CI from one case")
+    return (f"ΔScore {row.mean_diff:+.2f} points ({ci}), p = {_p(row.p_value)}, Holm p = {_p(row.p_holm)}; "
+            f"ΔDice {row.d_dice:+.3f}")
+
+
+def _findings(ok: pd.DataFrame) -> Section:
+    """The papers' claims and each refinement's gain, with effect, CI, p and a verdict."""
+    result = findings.findings(ok)
+    section = Section("Findings")
+    if result.family_size == 0:
+        section.paragraphs.append("Nothing to test: no claim of the papers and no refinement gain has two entries "
+                                  "scored on the same cases.")
+        section.paragraphs += result.skipped
+        return section
+    section.paragraphs.append(
+        f"Questions fixed before the run: the seed papers' claims and each refinement's gain over threshold on "
+        f"the same predictions, {result.family_size} paired tests in one family. Each compares A with B case by "
+        f"case: the mean difference of the SLiver07 score (points, A − B) with its 95 % bootstrap CI, and the "
+        f"two-sided Wilcoxon signed-rank p, Holm-corrected over the family (significant at {result.alpha}). "
+        f"With {result.family_size} tests a comparison needs at least {result.smallest_n} cases before any "
+        f"result can be significant; below that the verdict is '{findings.INCONCLUSIVE}'. Verdicts come from "
+        f"these numbers only: '{findings.REPRODUCED}' means significant in the claimed direction. The all-pairs "
+        f"tests under Statistics are exploratory.")
+    for row in result.claims.itertuples(index=False):
+        section.paragraphs.append(
+            f"{row.source}, {row.claim}: {row.verdict}. This run: {row.entry_a} against {row.entry_b} on "
+            f"{row.n_cases} cases, {_effect(row)}. The paper: {row.paper}.")
+    section.paragraphs += result.skipped
+    if len(result.claims):
+        section.tables.append(Table(
+            "findings_claims", "The papers' claims in this run",
+            result.claims.drop(columns=["paper"]),
+            headers={"source": "Source", "claim": "Claim", "entry_a": "A (claimed better)", "entry_b": "B",
+                     "n_cases": "Cases", **_EFFECT_HEADERS, "verdict": "Verdict"},
+            formats=_EFFECT_FORMATS,
+            caption="Differences are A − B, paired per case: a positive ΔScore or ΔDice, a negative ΔVOE or "
+                    "ΔASD favours A."))
+    if len(result.gains):
+        counts = result.gains["verdict"].value_counts()
+        section.paragraphs.append("Refinements against threshold: " + ", ".join(
+            f"{counts[v]} {v}" for v in (findings.GAIN, findings.NO_CHANGE, findings.LOSS, findings.INCONCLUSIVE)
+            if v in counts) + " (table below).")
+        section.tables.append(Table(
+            "findings_refinements", "Each refinement's gain over threshold", result.gains,
+            headers={"method": "Method", "postprocessor": "Refinement", "baseline": "Against", "n_cases": "Cases",
+                     **_EFFECT_HEADERS, "verdict": "Verdict"},
+            formats=_EFFECT_FORMATS,
+            caption="Refinement minus threshold on the same predictions; a positive ΔScore is a gain."))
+    return section
+
+
+_EFFECT_HEADERS = {"mean_diff": "ΔScore", "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p",
+                   "p_holm": "p (Holm)", "d_dice": "ΔDice", "d_voe": "ΔVOE [%]", "d_asd": "ΔASD [mm]"}
+_EFFECT_FORMATS = {"mean_diff": "+.2f", "ci_low": "+.2f", "ci_high": "+.2f", "p_value": ".2g", "p_holm": ".2g",
+                   "d_dice": "+.3f", "d_voe": "+.2f", "d_asd": "+.2f"}
 
 
 def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
@@ -169,13 +253,13 @@ def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
     section.tables.append(Table(
         "wilcoxon_vs_leader", "Paired Wilcoxon signed-rank tests against the leader",
         pairs[pairs["entry_a"] == leader].reset_index(drop=True), headers=headers, formats=formats,
-        caption="Two-sided tests on per-case scores; Holm's correction over all pairs of entries; "
+        caption="Exploratory: two-sided tests on per-case scores; Holm's correction over all pairs of entries; "
                 f"significant at adjusted p < 0.05. With {len(matrix)} cases the smallest possible p is "
-                f"{2 / 2 ** len(matrix):.3g}."))
+                f"{stats.smallest_wilcoxon_p(len(matrix)):.3g}. The pre-registered questions are under Findings."))
     if matrix.shape[1] > 2:
         section.subsections.append(Section("All pairs", collapsed=True, tables=[Table(
             "wilcoxon_pairs", "Paired Wilcoxon signed-rank tests, all pairs", pairs, headers=headers,
-            formats=formats)]))
+            formats=formats, caption="Exploratory: every pair of entries, Holm's correction over all of them.")]))
     return section
 
 

@@ -43,6 +43,30 @@ def paired_wilcoxon(x: np.ndarray, y: np.ndarray) -> dict:
     return result
 
 
+def smallest_wilcoxon_p(n_cases: int) -> float:
+    """The smallest two-sided p an exact signed-rank test on `n_cases` pairs can give: every
+    difference of one sign is 2 of the 2**n equally likely sign patterns."""
+    return 2.0 / 2.0 ** n_cases if n_cases > 0 else 1.0
+
+
+def mean_difference_ci(diff, seed=0, n_boot: int = N_BOOTSTRAP,
+                       confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of paired differences (cases resampled).
+
+    Fewer than two differences give no interval (NaN, NaN); differences that are all equal
+    give a zero-width one (scipy would warn about a degenerate distribution).
+    """
+    diff = np.asarray(diff, float)
+    diff = diff[np.isfinite(diff)]
+    if len(diff) < 2:
+        return np.nan, np.nan
+    if np.ptp(diff) == 0:
+        return float(diff[0]), float(diff[0])
+    result = stats.bootstrap((diff,), np.mean, n_resamples=n_boot, confidence_level=confidence,
+                             method="percentile", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error); NaN stays NaN and is not counted."""
     p = np.asarray(p_values, float)

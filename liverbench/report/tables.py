@@ -9,6 +9,8 @@ every case weighs the same in every mean and in the paired statistics.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -206,6 +208,40 @@ def refinement_gain(ok: pd.DataFrame, baseline: str = "threshold") -> pd.DataFra
     return pd.DataFrame.from_records(records, columns=[
         "method", "postprocessor", "baseline", "n_cases", "d_score_mean", "d_score_median", "d_dice_mean",
         "d_voe_mean", "d_asd_mean", "d_maxd_mean", "wins", "ties", "losses", "p_value"])
+
+
+def tuned_parameters(ok: pd.DataFrame) -> pd.DataFrame:
+    """The parameters each tuned refinement ran with, per trained model (method, fold, seed):
+    what `name (tuned)` stands for in the other tables."""
+    columns = ["method", "postprocessor", "fold", "seed", "n_cases", "parameters"]
+    tuned = ok[ok["pp_tuned"].astype(bool)] if "pp_tuned" in ok else ok.iloc[0:0]
+    if tuned.empty:
+        return pd.DataFrame(columns=columns)
+    table = (tuned.groupby(["method_label", "pp_label", "fold", "seed", "pp_params"], sort=False)["case_id"]
+             .nunique().rename("n_cases").reset_index())
+    table["parameters"] = table["pp_params"].map(_parameter_text)
+    table = table.rename(columns={"method_label": "method", "pp_label": "postprocessor"})
+    return table[columns].sort_values(["postprocessor", "method", "fold", "seed"], kind="mergesort").reset_index(
+        drop=True)
+
+
+def _parameter_text(params_json: str) -> str:
+    """`{"mu1": 5.0, "tau": [0.2, 0.2]}` -> `mu1=5, tau=[0.2, 0.2]` (keys sorted)."""
+    try:
+        params = json.loads(params_json) if params_json else {}
+    except json.JSONDecodeError:
+        return params_json
+    if not isinstance(params, dict):
+        return str(params)
+    return ", ".join(f"{k}={_number_text(v)}" for k, v in sorted(params.items())) or "defaults"
+
+
+def _number_text(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_number_text(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def failed_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,200 @@
+"""Findings: the seed papers' claims and each refinement's gain, tested on this run's cases.
+
+The questions are fixed before the run is seen (pre-registered): the claims in `PAPER_CLAIMS`
+and, for every method, each refinement against `threshold` on the same predictions. They form
+one family: each is a paired two-sided Wilcoxon signed-rank test on per-case SLiver07 scores,
+and their p-values are Holm-corrected together. The all-pairs tables elsewhere in the report
+are exploratory. A verdict follows from the numbers alone (`claim_verdict`, `gain_verdict`),
+never from what the papers found; the papers' figures are shown for context only.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from liverbench.report import stats
+from liverbench.report.tables import per_case_values
+from liverbench.schema import SCORE
+
+ALPHA = 0.05
+BASELINE = "threshold"
+
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced"
+INCONCLUSIVE = "inconclusive (n too small)"
+GAIN, LOSS, NO_CHANGE = "gain", "loss", "no significant change"
+
+
+@dataclass(frozen=True)
+class Claim:
+    source: str
+    text: str
+    better: tuple[str, str]  # (method name, post-processor name) the paper says is better
+    worse: tuple[str, str]
+    paper: str  # what the paper reports: context for the reader, never an input to a verdict
+
+
+PAPER_CLAIMS = (
+    Claim("Dou et al. 2016", "the deeply supervised 3D network (DSN) beats the plain 3D CNN",
+          ("dsn3d", BASELINE), ("cnn3d", BASELINE),
+          "Table 1, leave-one-out on 20 SLiver07 scans: VOE 7.68 -> 6.27 %, AvgD 1.56 -> 1.32 mm"),
+    Claim("Dou et al. 2016", "the CRF improves the plain 3D CNN", ("cnn3d", "densecrf"), ("cnn3d", BASELINE),
+          "Table 1: VOE 7.68 -> 5.64 %, AvgD 1.56 -> 0.89 mm"),
+    Claim("Dou et al. 2016", "the CRF improves the DSN", ("dsn3d", "densecrf"), ("dsn3d", BASELINE),
+          "Table 1: VOE 6.27 -> 5.37 %, AvgD 1.32 -> 0.67 mm"),
+    Claim("Yang et al. 2017", "DI2IN-AN (adversarial) beats DI2IN", ("di2in-adv", BASELINE), ("di2in", BASELINE),
+          "Table 1, 50 unseen CT, 400 training volumes: ASD 2.25 -> 2.00 mm, Dice 0.94 -> 0.94"),
+    Claim("Yang et al. 2017", "CRF refinement makes DI2IN worse", ("di2in", BASELINE), ("di2in", "densecrf"),
+          "Section 3: 'the results became worse' (leakage on scans without contrast; no figures given)"),
+    Claim("Yang et al. 2017", "graph-cut refinement makes DI2IN worse", ("di2in", BASELINE), ("di2in", "graphcut"),
+          "Section 3: 'the results became worse' (no figures given)"),
+)
+
+
+def smallest_n(family_size: int, alpha: float = ALPHA) -> int:
+    """Fewest paired cases with which any test of a Holm family of `family_size` can reach
+    `alpha`: Holm multiplies the smallest p by the family size, and the smallest p an exact
+    signed-rank test on n cases gives is 2 / 2**n."""
+    n = 1
+    while max(family_size, 1) * stats.smallest_wilcoxon_p(n) >= alpha:
+        n += 1
+    return n
+
+
+def too_few_cases(n: int, family_size: int, alpha: float = ALPHA) -> bool:
+    return n < smallest_n(family_size, alpha)
+
+
+def claim_verdict(n: int, mean_diff: float, p_holm: float, family_size: int, alpha: float = ALPHA) -> str:
+    """`mean_diff` is claimed-better minus claimed-worse. Reproduced: significant after the
+    family's correction, in the claimed direction. Not reproduced: anything else that the
+    number of cases could have shown. Inconclusive: too few cases for any test to succeed."""
+    if too_few_cases(n, family_size, alpha):
+        return INCONCLUSIVE
+    return REPRODUCED if p_holm < alpha and mean_diff > 0 else NOT_REPRODUCED
+
+
+def gain_verdict(n: int, mean_diff: float, p_holm: float, family_size: int, alpha: float = ALPHA) -> str:
+    """`mean_diff` is refinement minus threshold: a gain, a loss, no significant change, or too few cases."""
+    if too_few_cases(n, family_size, alpha):
+        return INCONCLUSIVE
+    if p_holm < alpha and mean_diff != 0:
+        return GAIN if mean_diff > 0 else LOSS
+    return NO_CHANGE
+
+
+@dataclass
+class Findings:
+    claims: pd.DataFrame  # one row per tested claim (per pair of variants, when a name has several)
+    gains: pd.DataFrame  # one row per method x refinement against threshold
+    skipped: list[str] = field(default_factory=list)  # claims this run could not test, with the reason
+    family_size: int = 0
+    alpha: float = ALPHA
+
+    @property
+    def smallest_n(self) -> int:
+        return smallest_n(self.family_size, self.alpha)
+
+
+CLAIM_COLUMNS = ["source", "claim", "entry_a", "entry_b", "n_cases", "mean_diff", "ci_low", "ci_high", "p_value",
+                 "p_holm", "d_dice", "d_voe", "d_asd", "verdict", "paper"]
+GAIN_COLUMNS = ["method", "postprocessor", "baseline", "n_cases", "mean_diff", "ci_low", "ci_high", "p_value",
+                "p_holm", "d_dice", "d_voe", "d_asd", "verdict"]
+
+
+def _entries(ok: pd.DataFrame, method: str, pp: str) -> list[tuple[str, str]]:
+    """(entry, method label) of every variant of `method` + `pp` with a successful row."""
+    match = ok[(ok["method"] == method) & (ok["postprocessor"] == pp)]
+    return list(dict.fromkeys(zip(match["entry"], match["method_label"])))
+
+
+def _claim_pairs(ok: pd.DataFrame, claim: Claim) -> tuple[list[tuple[str, str]], str]:
+    """The (better, worse) entry pairs a claim compares, or none and why."""
+    better, worse = _entries(ok, *claim.better), _entries(ok, *claim.worse)
+    missing = [f"{m} + {p}" for (m, p), found in ((claim.better, better), (claim.worse, worse)) if not found]
+    if missing:
+        return [], f"the run has no successful rows of {' and '.join(missing)}"
+    same_model = claim.better[0] == claim.worse[0]  # a refinement claim: compare on one model's predictions
+    pairs = [(a, b) for a, ma in better for b, mb in worse if not same_model or ma == mb]
+    return pairs, "" if pairs else "no method variant was run with both refinements"
+
+
+def _gain_pairs(ok: pd.DataFrame) -> list[tuple[str, str]]:
+    """(refined entry, threshold entry) for every method variant run with threshold and more."""
+    pairs = []
+    for _, group in ok.groupby("method_label", sort=False):
+        base = group[group["postprocessor"] == BASELINE]
+        if base.empty:
+            continue
+        base_entry = base["entry"].iloc[0]
+        pairs += [(entry, base_entry) for entry in dict.fromkeys(group["entry"]) if entry != base_entry]
+    return pairs
+
+
+def _compare(values: pd.DataFrame, a: str, b: str) -> dict:
+    """Paired effect of a over b on the cases both have: the mean score difference with its
+    bootstrap CI and the Wilcoxon p, and the mean differences of Dice, VOE and ASD for context."""
+    columns = [SCORE, "dice", "voe", "asd"]
+    va = values[values["entry"] == a].set_index("case_id")
+    vb = values[values["entry"] == b].set_index("case_id")
+    common = va.index.intersection(vb.index)
+    diff = va.loc[common, columns].astype(float) - vb.loc[common, columns].astype(float)
+    test = stats.paired_wilcoxon(va.loc[common, SCORE].to_numpy(float), vb.loc[common, SCORE].to_numpy(float))
+    low, high = stats.mean_difference_ci(diff[SCORE].to_numpy(), seed=zlib.crc32(f"{a}\n{b}".encode()))
+    means = diff.mean() if len(common) else pd.Series(np.nan, index=columns)
+    return {"n_cases": len(common), "mean_diff": float(means[SCORE]), "ci_low": low, "ci_high": high,
+            "p_value": test["p_value"], "d_dice": float(means["dice"]), "d_voe": float(means["voe"]),
+            "d_asd": float(means["asd"])}
+
+
+def findings(ok: pd.DataFrame, claims=PAPER_CLAIMS, alpha: float = ALPHA) -> Findings:
+    """Test every claim this run can test and every refinement's gain, as one Holm family.
+
+    `ok` holds successful rows with `entry`, `method`, `postprocessor`, `method_label` and
+    `pp_label` columns (`run_data.load_run(...).ok`). A comparison shared by a claim and a gain
+    (the CRF claims) is one test of the family, not two; the two-sided p does not depend on
+    which side is called A.
+    """
+    values = per_case_values(ok)
+    tested: dict[tuple[str, str], dict] = {}
+
+    def compare(a: str, b: str) -> dict:
+        if (a, b) not in tested:
+            tested[(a, b)] = _compare(values, a, b)
+        return tested[(a, b)]
+
+    skipped, claim_rows = [], []
+    for claim in claims:
+        pairs, reason = _claim_pairs(ok, claim)
+        pairs = [(a, b) for a, b in pairs if compare(a, b)["n_cases"]]
+        if not pairs:
+            skipped.append(f"{claim.source}: {claim.text}. Not tested: "
+                           f"{reason or 'no case was scored by both entries'}.")
+        claim_rows += [(claim, a, b) for a, b in pairs]
+    gain_rows = [(a, b) for a, b in _gain_pairs(ok) if compare(a, b)["n_cases"]]
+
+    family: dict[frozenset, float] = {}
+    for (a, b) in [(a, b) for _, a, b in claim_rows] + gain_rows:
+        family.setdefault(frozenset((a, b)), tested[(a, b)]["p_value"])
+    adjusted = dict(zip(family, stats.holm(list(family.values()))))
+    m = len(family)
+
+    records = []
+    for claim, a, b in claim_rows:
+        test, p_holm = tested[(a, b)], float(adjusted[frozenset((a, b))])
+        records.append({"source": claim.source, "claim": claim.text, "entry_a": a, "entry_b": b, **test,
+                        "p_holm": p_holm, "verdict": claim_verdict(test["n_cases"], test["mean_diff"], p_holm, m, alpha),
+                        "paper": claim.paper})
+    gains = []
+    for a, b in gain_rows:
+        test, p_holm = tested[(a, b)], float(adjusted[frozenset((a, b))])
+        labels_a, labels_b = ok[ok["entry"] == a].iloc[0], ok[ok["entry"] == b].iloc[0]
+        gains.append({"method": labels_a["method_label"], "postprocessor": labels_a["pp_label"],
+                      "baseline": labels_b["pp_label"], **test, "p_holm": p_holm,
+                      "verdict": gain_verdict(test["n_cases"], test["mean_diff"], p_holm, m, alpha)})
+    return Findings(pd.DataFrame.from_records(records, columns=CLAIM_COLUMNS),
+                    pd.DataFrame.from_records(gains, columns=GAIN_COLUMNS), skipped, m, alpha)
