@@ -44,6 +44,8 @@ class FitJob:
     fit_resources: Resources
     predict_resources: Resources
     device: str  # "cuda" or "cpu"
+    # [dataset] cases trained on besides `train` (a loo/kfold split with a [train_dataset])
+    train_from_dataset: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class Plan:
             todo = sum(1 for r in rows if done.get(r.row_key) != "ok")
             fr, pr = f.fit_resources, f.predict_resources
             fit_res = f"cpu={fr.num_cpus:g} gpu={fr.num_gpus:g} mem={fr.memory_gb:g}G" if f.trainable else "no training"
-            lines.append(f"{f.fit_key:<17} {f.method:<22} {f.fold:>4} {f.seed:>4} {len(f.train):>5} {len(f.val):>4} "
+            n_train = len(f.train) + len(f.train_from_dataset)
+            lines.append(f"{f.fit_key:<17} {f.method:<22} {f.fold:>4} {f.seed:>4} {n_train:>5} {len(f.val):>4} "
                          f"{len(rows):>5} {todo:>5}  {fit_res} -> cpu={pr.num_cpus:g} gpu={pr.num_gpus:g} "
                          f"mem={pr.memory_gb:g}G on {f.device}")
         pps: dict[str, int] = {}
@@ -141,6 +144,9 @@ def build_plan(cfg: dict[str, Any], folds: list[dict[str, Any]], dataset_fp: str
                 fit_key = content_hash({
                     "dataset": dataset_fp, "train_dataset": train_fp,
                     "train": fold["train"] if trainable else [], "val": fold["val"] if trainable else [],
+                    # only where present, so the keys of splits without it stay as they were
+                    **({"train_from_dataset": fold["train_from_dataset"] if trainable else []}
+                       if "train_from_dataset" in fold else {}),
                     # the fold number matters only through its lists; keep it for readable provenance
                     "fold": fold["fold"], "method": m["name"], "version": version, "params": m["params"],
                     "seed": seed})
@@ -149,6 +155,7 @@ def build_plan(cfg: dict[str, Any], folds: list[dict[str, Any]], dataset_fp: str
                     trainable=trainable, fold=fold["fold"], seed=seed,
                     train=tuple(fold["train"]), val=tuple(fold["val"]),
                     train_source="train_dataset" if cfg["train_dataset"] else "dataset",
+                    train_from_dataset=tuple(fold.get("train_from_dataset", ())),
                     fit_resources=fit_res, predict_resources=pred_res, device=device))
                 for case_id in fold["test"]:
                     if "cases" in m and case_id not in m["cases"]:

@@ -287,7 +287,8 @@ def _execute(cfg, spec: WorkSpec, store: ResultStore, plan: Plan, executor: Exec
                     if result.get("ok"):
                         info = {"method": job.method, "method_version": job.method_version,
                                 "params": job.method_params, "fold": job.fold, "seed": job.seed,
-                                "train": list(job.train), "val": list(job.val), "t_fit": result["t_fit"],
+                                "train": list(job.train), "val": list(job.val),
+                                "train_from_dataset": list(job.train_from_dataset), "t_fit": result["t_fit"],
                                 "device": result.get("device"), "gpu_name": result.get("gpu_name"),
                                 "peak_gpu_mb": result.get("peak_gpu_mb"), "peak_rss_mb": result.get("peak_rss_mb"),
                                 "host": result.get("host")}

@@ -5,8 +5,17 @@ A split is a list of folds; each fold is ``{"fold": i, "train": [...], "val": [.
 reuses the saved file (so a dataset that grows does not silently reshuffle finished folds).
 
 Leave-one-out is what Dou et al. (2016) used on the 20 SLiver07 training scans: one fold per
-case, trained on all others. When `train_dataset` is given, fold 0 trains on (a part of) it
-and tests on every case of `dataset` (e.g. synthetic -> real).
+case, trained on all others; `split.test` limits the folds to the cases it lists (the others are
+then always trained on).
+
+With a `train_dataset`:
+- `fixed` (and `none`): fold 0 trains on (a part of) it and tests on every case of `dataset`
+  (e.g. synthetic -> real);
+- `loo` / `kfold`: the folds run over `dataset` as without one, and every fold trains on all of
+  `train_dataset` *plus* the `dataset` cases it does not test, listed under the fold's extra key
+  `"train_from_dataset"` (e.g. phantoms + the other real cases, scored on the held-out real
+  case). The validation hold-out comes from `train_dataset` only, the same in every fold, so the
+  scarce scored-dataset cases all go to training.
 """
 
 from __future__ import annotations
@@ -38,8 +47,13 @@ def make_splits(split: dict[str, Any], case_ids: Sequence[str],
             raise ConfigError("train_dataset: has no cases")
         if kind == "none":
             return [_fold(0, [], [], ids)]
-        tr, va = _hold_out(train, split["val_fraction"], rng)
-        return [_fold(0, tr, va, ids)]
+        if kind == "fixed":
+            tr, va = _hold_out(train, split["val_fraction"], rng)
+            return [_fold(0, tr, va, ids)]
+        tr, va = _hold_out(train, split["val_fraction"], rng)  # the same hold-out as `fixed`
+        tests = _held_out_groups(split, ids, rng)
+        return [_fold(i, tr, va, test, train_from_dataset=[c for c in ids if c not in set(test)])
+                for i, test in enumerate(tests)]
 
     if kind == "none":
         return [_fold(0, [], [], ids)]
@@ -66,29 +80,36 @@ def make_splits(split: dict[str, Any], case_ids: Sequence[str],
         tr, va = _hold_out(train, split["val_fraction"], rng)
         return [_fold(0, tr, va, sorted(test))]
 
-    if kind == "kfold":
-        k = split["k"]
-        if k > len(ids):
-            raise ConfigError(f"split.k: {k} folds but the dataset has only {len(ids)} cases")
-        order = list(rng.permutation(ids))
-        chunks = [sorted(order[i::k]) for i in range(k)]
+    if kind in ("kfold", "loo"):
         folds = []
-        for i, test in enumerate(chunks):
+        for i, test in enumerate(_held_out_groups(split, ids, rng)):
             train = sorted(c for c in ids if c not in set(test))
             tr, va = _hold_out(train, split["val_fraction"], np.random.default_rng([seed, i]))
             folds.append(_fold(i, tr, va, test))
         return folds
 
+    raise ConfigError(f"split.kind: unknown kind {kind!r}")
+
+
+def _held_out_groups(split: dict[str, Any], ids: list[str], rng: np.random.Generator) -> list[list[str]]:
+    """The test lists of the k-fold or leave-one-out folds over `ids`."""
+    kind = split["kind"]
+    if kind == "kfold":
+        k = split["k"]
+        if k > len(ids):
+            raise ConfigError(f"split.k: {k} folds but the dataset has only {len(ids)} cases")
+        order = list(rng.permutation(ids))
+        return [sorted(order[i::k]) for i in range(k)]
     if kind == "loo":
         if len(ids) < 2:
             raise ConfigError("split.kind: leave-one-out needs at least 2 cases")
-        folds = []
-        for i, cid in enumerate(ids):
-            train = [c for c in ids if c != cid]
-            tr, va = _hold_out(train, split["val_fraction"], np.random.default_rng([seed, i]))
-            folds.append(_fold(i, tr, va, [cid]))
-        return folds
-
+        held = ids
+        if split.get("test") is not None:
+            missing = sorted(set(split["test"]) - set(ids))
+            if missing:
+                raise ConfigError(f"split.test: cases {missing} are not in the dataset")
+            held = sorted(split["test"])
+        return [[cid] for cid in held]
     raise ConfigError(f"split.kind: unknown kind {kind!r}")
 
 
@@ -101,8 +122,12 @@ def _hold_out(train: list[str], val_fraction: float, rng: np.random.Generator) -
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def _fold(i: int, train: list[str], val: list[str], test: list[str]) -> dict[str, Any]:
-    return {"fold": i, "train": list(train), "val": list(val), "test": list(test)}
+def _fold(i: int, train: list[str], val: list[str], test: list[str],
+          train_from_dataset: list[str] | None = None) -> dict[str, Any]:
+    fold = {"fold": i, "train": list(train), "val": list(val), "test": list(test)}
+    if train_from_dataset is not None:  # only where a train_dataset fold also trains on dataset cases
+        fold["train_from_dataset"] = list(train_from_dataset)
+    return fold
 
 
 def split_spec(split: dict[str, Any], dataset_fp: str, train_fp: str | None) -> dict[str, Any]:
@@ -112,7 +137,7 @@ def split_spec(split: dict[str, Any], dataset_fp: str, train_fp: str | None) -> 
 
 def fold_hash(fold: dict[str, Any]) -> str:
     """A content hash of one fold's case lists (goes into the fit key)."""
-    text = json.dumps({k: fold[k] for k in ("train", "val", "test")}, sort_keys=True)
+    text = json.dumps({k: fold[k] for k in ("train", "val", "test", "train_from_dataset") if k in fold}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

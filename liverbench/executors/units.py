@@ -139,6 +139,9 @@ def run_fit(job: FitJob, spec: WorkSpec) -> dict[str, Any]:
                 ds = open_dataset(spec, job.train_source)
                 train = [_load_case(ds, cid, need_mask=True) for cid in job.train]
                 val = [_load_case(ds, cid, need_mask=True) for cid in job.val]
+                if job.train_from_dataset:  # a loo/kfold fold with a [train_dataset]: scored-dataset cases too
+                    scored = open_dataset(spec, "dataset")
+                    train += [_load_case(scored, cid, need_mask=True) for cid in job.train_from_dataset]
                 _reset_gpu_peak(device)
                 model.fit(train, val, ctx)
                 curves = [dict(c) for c in model.learning_curves()]
