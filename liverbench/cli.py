@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--retry-failed", action="store_true", help="re-run rows stored as failed")
     r.add_argument("--quiet", action="store_true", help="no progress display (for CI)")
     r.add_argument("--report", metavar="DIR", help="build the report into DIR after the run")
+    r.add_argument("--wait", action="store_true",
+                   help="if another run is using the run folder, wait for it instead of refusing")
 
     e = sub.add_parser("eval", formatter_class=_Formatter, help="score masks produced elsewhere",
                        description="Score predicted masks against references, matching files by case id, "
@@ -170,7 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         runner.dry_run(cfg)
         return EXIT_OK
-    outcome = runner.run(cfg, retry_failed=args.retry_failed, quiet=args.quiet)
+    outcome = runner.run(cfg, retry_failed=args.retry_failed, quiet=args.quiet, wait=args.wait)
     print(outcome.summary())
     if args.report:
         from liverbench.report import build_report
@@ -267,11 +269,14 @@ def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | 
         ref_name = str(ref)
     else:
         from liverbench import registry
+        from liverbench.plugin import ParamError
 
         try:
             ds = registry.get_dataset(ref)(**(ref_params or {}))
         except UnknownNameError as exc:
             raise ConfigError(f"--ref {ref!r} is neither a folder nor a dataset: {exc}") from exc
+        except ParamError as exc:
+            raise ConfigError(f"--ref-params.{exc.param}: {exc.problem}") from exc
         except TypeError as exc:
             raise ConfigError(f"--ref-params: dataset {ref!r} rejected {ref_params!r}: {exc}") from exc
         ref_ids = sorted(ds.case_ids())
@@ -322,27 +327,6 @@ def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | 
     return df
 
 
-def sliver07_table(df) -> str:
-    """Per-case SLiver07 table (metric and score for each of the five measures), plus the mean."""
-    from liverbench.schema import SLIVER07
-
-    head = f"{'case':<16}" + "".join(f"{m.label + ' ' + m.unit:>12}{'score':>7}" for m in SLIVER07) + f"{'Score':>8}"
-    lines = [head, "-" * len(head)]
-    ok = df[df["status"] == "ok"]
-    for rec in df.to_dict("records"):
-        if rec["status"] != "ok":
-            lines.append(f"{rec['case_id']:<16}  FAILED: {str(rec['error']).splitlines()[0][:90]}")
-            continue
-        lines.append(f"{rec['case_id']:<16}" + "".join(f"{rec[m.column]:>12.2f}{rec[m.score_column]:>7.1f}"
-                                                       for m in SLIVER07) + f"{rec['score']:>8.1f}")
-    if len(ok):
-        lines.append("-" * len(head))
-        mean = ok.mean(numeric_only=True)
-        lines.append(f"{'mean (' + str(len(ok)) + ')':<16}" + "".join(
-            f"{mean[m.column]:>12.2f}{mean[m.score_column]:>7.1f}" for m in SLIVER07) + f"{mean['score']:>8.1f}")
-    return "\n".join(lines)
-
-
 def _write_table(df, out: str) -> None:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -360,6 +344,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     df = evaluate_folder(args.pred, args.ref, ref_params=args.ref_params, pattern=args.pattern,
                          ref_pattern=args.ref_pattern, convention=args.convention,
                          nsd_tolerance_mm=args.nsd_tolerance, only_present=args.only_present)
+    from liverbench.report.console import sliver07_table
+
     print(sliver07_table(df))
     missing = df.attrs.get("missing_predictions") or []
     if missing:

@@ -121,3 +121,37 @@ def test_a_run_where_every_row_failed_still_reports(tmp_path):
     assert "6 rows failed" in md and "No method has a successful case" in md
     assert (out / "tables" / "leaderboard.csv").read_text(encoding="utf-8").count("\n") == 3  # header + 2 unranked entries
     assert _no_nan(md) and _no_nan((out / "report.html").read_text(encoding="utf-8"))
+
+
+def test_findings_come_first_and_tuned_refinements_read_well(tmp_path):
+    import pandas as pd
+
+    run_dir = make_run(tmp_path, pps=("threshold", "densecrf"), tuned=("densecrf",), fail=(),
+                       save_predictions=False)
+    out = tmp_path / "report"
+    build_report(run_dir, out, formats=("md", "csv", "tex"))
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert md.index("## Findings") < md.index("## Leaderboard")
+    assert "inconclusive (n too small)" in md  # 6 cases cannot pass a family of 2 tests
+    assert "DI2IN-AN (adversarial) beats DI2IN. Not tested" in md  # the fake run has no paper method
+
+    board = pd.read_csv(out / "tables" / "leaderboard.csv")
+    assert set(board["postprocessor"]) == {"threshold", "densecrf (tuned)"}  # one label for two parameter sets
+    params = pd.read_csv(out / "tables" / "tuned_parameters.csv").set_index("method")
+    assert params.loc["good", "parameters"] == "mu1=4, tau=[0.1, 0.2], theta_alpha=15"
+    assert params.loc["bad", "parameters"].startswith("mu1=3,") and params.loc["bad", "n_cases"] == 6
+    gains = pd.read_csv(out / "tables" / "findings_refinements.csv")
+    assert list(gains["postprocessor"]) == ["densecrf (tuned)"] * 2
+    names = {p.stem for p in (out / "tables").iterdir()}
+    assert {"per_case_good-densecrf-tuned", "per_case_bad-densecrf-tuned", "findings_refinements"} <= names
+    assert "mu1" not in md.split("## Leaderboard")[1].split("Parameters of the tuned")[0]
+
+
+def test_long_labels_get_short_stable_file_names():
+    from liverbench.report.contents import Slugs
+
+    label = "dsn3d (iterations=800, lr=0.001, preset=cpu, width=0.5) + densecrf (mu1=5.0, mu2=3.0)"
+    first, again, other = Slugs()(label), Slugs()(label), Slugs()(label.replace("800", "900"))
+    assert first == again and first != other and len(first) <= Slugs.MAX
+    assert first.startswith("dsn3d-iterations-800")
+    assert Slugs()("good + threshold") == "good-threshold"  # short labels stay as they were

@@ -8,6 +8,7 @@ saved prediction masks on a small in-process dataset so overlays can be drawn.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +71,10 @@ def fake_metrics(rng: np.random.Generator, quality: float) -> dict:
 def make_run(root: Path, *, methods: dict[str, float] | None = None, pps=("threshold", "largest-component"),
              case_ids: list[str] | None = None, n_cases: int = 6, save_predictions: bool = True,
              fail=(("bad", "threshold", 2),), name: str = "fake",
-             trained: tuple[str, ...] = ("good",)) -> Path:
+             trained: tuple[str, ...] = ("good",), tuned: tuple[str, ...] = ()) -> Path:
     """Write a run directory under `root` and return it. `methods` maps method name -> quality;
-    `fail` lists (method, post-processor, case index) rows that failed."""
+    `fail` lists (method, post-processor, case index) rows that failed; `tuned` names the
+    post-processors tuned per model (each method gets its own stored parameters)."""
     registry.register("dataset", DATASET, BlobDataset, replace=True)
     methods = methods if methods is not None else {"good": 4.0, "bad": 1.0}
     dataset = BlobDataset(n_cases=n_cases, case_ids=case_ids)
@@ -80,7 +82,9 @@ def make_run(root: Path, *, methods: dict[str, float] | None = None, pps=("thres
     run_dir = root / name
     store = ResultStore(run_dir)
     store.write_config({"name": name, "dataset": {"name": DATASET, "params": {"n_cases": n_cases, "case_ids": case_ids}},
-                        "split": {"kind": "fixed", "seed": 0}})
+                        "split": {"kind": "fixed", "seed": 0},
+                        "postprocessors": [{"name": pp, "params": {}, "tune": pp in tuned, "metric": "score"}
+                                           for pp in pps]})
     store.write_manifest({"environment": {"host": "test", "python": "3.11"}})
     rng = np.random.default_rng(1234)
     n = 0
@@ -93,6 +97,11 @@ def make_run(root: Path, *, methods: dict[str, float] | None = None, pps=("thres
             store.save_fit(fit_key, {"weights.json": b"{}"}, curves, {"method": method, "fold": 0, "seed": 0,
                                                                      "t_fit": 30.0})
         per_case = {case_id: fake_metrics(rng, quality) for case_id in ids}
+        pp_params = {pp: "{}" for pp in pps}
+        for pp in tuned:  # what a grid search would have chosen for this model: differs per method
+            params = {"mu1": float(len(method)), "tau": [0.1, 0.2], "theta_alpha": 15.0}
+            store.save_tuned(fit_key, pp, "score", params)
+            pp_params[pp] = json.dumps(params, sort_keys=True, separators=(",", ":"))
         for pp in pps:
             for index, case_id in enumerate(ids):
                 metrics = dict(per_case[case_id])
@@ -101,7 +110,7 @@ def make_run(root: Path, *, methods: dict[str, float] | None = None, pps=("thres
                 n += 1
                 row = {"row_key": f"rk{n:05d}", "fit_key": fit_key, "run": name, "dataset": DATASET,
                        "case_id": case_id, "method": method, "method_version": "1", "method_params": "{}",
-                       "postprocessor": pp, "pp_version": "1", "pp_params": "{}", "fold": 0, "seed": 0,
+                       "postprocessor": pp, "pp_version": "1", "pp_params": pp_params[pp], "fold": 0, "seed": 0,
                        "t_read": 0.1, "t_preprocess": 0.2, "t_predict": 1.0 + index, "t_refine": 0.5,
                        "t_metrics": 0.3, "t_fit": 30.0 if method in trained else None,
                        "cold": index == 0, "device": "cpu", "status": "ok", "error": "", "note": ""}

@@ -125,3 +125,25 @@ def test_cells_never_show_nan_or_negative_zero_and_seconds_avoid_exponents():
                   formats={"a": ".2f", "b": seconds})
     assert table.display_rows() == [[MISSING, "<0.0001"], ["0.00", "0.0019"], ["1.23", "87.2"]]
     assert [seconds(v) for v in (0.0, 4.7, 1234.5)] == ["0", "4.70", "1234"]
+
+
+def test_tuned_rows_are_told_from_a_fixed_variant_by_their_stored_parameters():
+    from liverbench.report.run_data import tuned_rows, variant_labels
+
+    class Store:  # the stored tuning result of model "f1" only
+        def tuned_params(self, fit_key, name, metric):
+            return {"mu1": 4.0} if (fit_key, name, metric) == ("f1", "densecrf", "score") else None
+
+    rows = pd.DataFrame({"fit_key": ["f1", "f1", "f1"], "method": ["m"] * 3, "method_version": ["1"] * 3,
+                         "method_params": ["{}"] * 3, "postprocessor": ["densecrf", "densecrf", "threshold"],
+                         "pp_version": ["1"] * 3, "pp_params": ['{"mu1": 4.0}', '{"mu1": 9.0}', "{}"]})
+    config = {"postprocessors": [{"name": "densecrf", "tune": True, "metric": "score"},
+                                 {"name": "densecrf", "params": {"mu1": 9.0}, "tune": False},
+                                 {"name": "threshold", "tune": False}]}
+    tuned = tuned_rows(rows, config, Store())
+    assert list(tuned) == [True, False, False]
+    _, pp_labels = variant_labels(rows, tuned)
+    assert list(pp_labels) == ["densecrf (tuned)", "densecrf (mu1=9.0)", "threshold"]
+    # Without a fixed variant every row of a tuned refinement is tuned, failed ones included.
+    only_tuned = {"postprocessors": config["postprocessors"][:1]}
+    assert list(tuned_rows(rows, only_tuned, Store())) == [True, True, False]

@@ -1,0 +1,134 @@
+"""Findings: verdicts from the numbers (thresholds, direction, n too small), claims skipped when
+the run lacks an entry, one Holm family over claims and refinement gains. The per-case scores
+are built so that each answer is known before the test runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from liverbench.report import findings as fd
+from liverbench.report.stats import holm
+from liverbench.report.tables import CASE_VALUES
+
+
+def _rows(scores: dict[tuple[str, str], np.ndarray]) -> pd.DataFrame:
+    """Successful rows, one per (method, refinement, case), with the given SLiver07 scores."""
+    records = []
+    for (method, pp), values in scores.items():
+        for i, value in enumerate(values):
+            if np.isnan(value):
+                continue  # that case is missing for this entry
+            record = {c: 0.0 for c in CASE_VALUES}
+            record.update(score=float(value), dice=float(value) / 100, voe=100 - float(value), asd=10 - value / 10)
+            records.append({"method": method, "postprocessor": pp, "method_label": method, "pp_label": pp,
+                            "entry": f"{method} + {pp}", "case_id": f"case-{i:02d}", **record})
+    return pd.DataFrame.from_records(records)
+
+
+def _base(n: int) -> np.ndarray:
+    return np.linspace(40.0, 70.0, n) + np.random.default_rng(0).normal(0, 3, n)
+
+
+def test_smallest_n_follows_the_exact_signed_rank_bound():
+    assert fd.smallest_n(1) == 6  # 2/2**5 = 0.0625 >= 0.05; 2/2**6 = 0.031
+    assert fd.smallest_n(17) == 10  # 17 * 2/2**9 = 0.066; 17 * 2/2**10 = 0.033
+    assert fd.too_few_cases(9, 17) and not fd.too_few_cases(10, 17)
+
+
+@pytest.mark.parametrize("n, diff, p_holm, family, expected", [
+    (36, +2.0, 0.001, 17, fd.REPRODUCED),
+    (36, -2.0, 0.001, 17, fd.NOT_REPRODUCED),  # significant, but the other way round
+    (36, +2.0, 0.20, 17, fd.NOT_REPRODUCED),  # could have been shown, was not
+    (36, +2.0, 0.0499, 17, fd.REPRODUCED),
+    (36, +2.0, 0.05, 17, fd.NOT_REPRODUCED),  # the threshold is strict
+    (9, +9.0, 0.001, 17, fd.INCONCLUSIVE),  # 9 cases cannot beat a family of 17 (whatever p says)
+    (1, +9.0, 1.0, 1, fd.INCONCLUSIVE),
+])
+def test_claim_verdict(n, diff, p_holm, family, expected):
+    assert fd.claim_verdict(n, diff, p_holm, family) == expected
+
+
+def test_gain_verdict():
+    assert fd.gain_verdict(20, +1.0, 0.01, 3) == fd.GAIN
+    assert fd.gain_verdict(20, -1.0, 0.01, 3) == fd.LOSS
+    assert fd.gain_verdict(20, +1.0, 0.3, 3) == fd.NO_CHANGE
+    assert fd.gain_verdict(20, 0.0, 1.0, 3) == fd.NO_CHANGE
+    assert fd.gain_verdict(5, +1.0, 0.01, 3) == fd.INCONCLUSIVE
+
+
+def test_claims_with_known_answers_and_one_holm_family():
+    n = 16
+    base = _base(n)
+    wiggle = np.where(np.arange(n) % 2 == 0, 1.0, -1.0) * (1 + np.arange(n) / n)  # symmetric: no effect
+    rows = _rows({
+        ("cnn3d", "threshold"): base,
+        ("dsn3d", "threshold"): base + 5.0 + 0.1 * np.arange(n),  # DSN better on every case
+        ("cnn3d", "densecrf"): base - 3.0,  # the CRF hurts the CNN on every case
+        ("dsn3d", "densecrf"): base + 5.0 + 0.1 * np.arange(n) + wiggle,  # no effect on the DSN
+        ("intensity", "threshold"): base - 10.0,
+    })
+    result = fd.findings(rows)
+    claims = result.claims.set_index("claim")
+
+    dsn = claims.loc["the deeply supervised 3D network (DSN) beats the plain 3D CNN"]
+    assert (dsn["entry_a"], dsn["entry_b"], dsn["n_cases"]) == ("dsn3d + threshold", "cnn3d + threshold", n)
+    assert dsn["mean_diff"] == pytest.approx(5.0 + 0.1 * np.arange(n).mean())
+    assert dsn["ci_low"] <= dsn["mean_diff"] <= dsn["ci_high"] and dsn["ci_low"] > 5.0
+    assert dsn["d_dice"] == pytest.approx(dsn["mean_diff"] / 100)
+    assert dsn["verdict"] == fd.REPRODUCED
+    assert dsn["p_value"] == pytest.approx(2 / 2**n)  # every difference positive: exact p
+
+    crf_cnn = claims.loc["the CRF improves the plain 3D CNN"]
+    assert crf_cnn["mean_diff"] == pytest.approx(-3.0) and crf_cnn["ci_low"] == crf_cnn["ci_high"] == -3.0
+    assert crf_cnn["verdict"] == fd.NOT_REPRODUCED  # significant, but a loss
+    assert claims.loc["the CRF improves the DSN", "verdict"] == fd.NOT_REPRODUCED  # no significant effect
+    assert claims.loc["the CRF improves the DSN", "p_value"] > 0.5
+
+    # The family: 3 claims tested (the two CRF ones are also refinement gains) -> 3 distinct tests.
+    assert result.family_size == 3
+    raw = [sps.wilcoxon(rows[rows.entry == a].score.to_numpy(), rows[rows.entry == b].score.to_numpy()).pvalue
+           for a, b in (("dsn3d + threshold", "cnn3d + threshold"), ("cnn3d + densecrf", "cnn3d + threshold"),
+                        ("dsn3d + densecrf", "dsn3d + threshold"))]
+    np.testing.assert_allclose(result.claims["p_holm"], holm(raw))
+
+    gains = result.gains.set_index("method")
+    assert set(gains.index) == {"cnn3d", "dsn3d"}  # intensity has no refinement
+    assert gains.loc["cnn3d", "verdict"] == fd.LOSS and gains.loc["dsn3d", "verdict"] == fd.NO_CHANGE
+    assert gains.loc["cnn3d", "p_holm"] == pytest.approx(claims.loc["the CRF improves the plain 3D CNN", "p_holm"])
+
+    # Claims about methods the run lacks are skipped, naming what is missing.
+    assert len(result.skipped) == 3
+    assert any("DI2IN-AN" in s and "di2in-adv + threshold and di2in + threshold" in s for s in result.skipped)
+
+
+def test_too_few_cases_is_inconclusive_even_when_every_case_agrees():
+    n = 5
+    base = _base(n)
+    rows = _rows({("cnn3d", "threshold"): base, ("dsn3d", "threshold"): base + 20.0,
+                  ("dsn3d", "densecrf"): base + 25.0})
+    result = fd.findings(rows)
+    assert set(result.claims["verdict"]) == {fd.INCONCLUSIVE}
+    assert set(result.gains["verdict"]) == {fd.INCONCLUSIVE}
+    assert result.smallest_n == 7  # family of 2: 2 * 2/2**6 = 0.0625, 2 * 2/2**7 = 0.031
+
+
+def test_paired_on_the_common_cases_only_and_one_case_has_no_ci():
+    base = _base(12)
+    partial = base + 4.0
+    partial[3:] = np.nan  # the refinement succeeded on three cases only
+    rows = _rows({("di2in", "threshold"): base, ("di2in", "graphcut"): partial})
+    gain = fd.findings(rows).gains.iloc[0]
+    assert gain["n_cases"] == 3 and gain["mean_diff"] == pytest.approx(4.0)
+    single = base.copy()
+    single[1:] = np.nan
+    gain = fd.findings(_rows({("di2in", "threshold"): base, ("di2in", "graphcut"): single})).gains.iloc[0]
+    assert gain["n_cases"] == 1 and np.isnan(gain["ci_low"]) and gain["verdict"] == fd.INCONCLUSIVE
+
+
+def test_a_run_without_any_comparison_has_an_empty_family():
+    result = fd.findings(_rows({("intensity", "threshold"): _base(8)}))
+    assert result.family_size == 0 and result.claims.empty and result.gains.empty
+    assert len(result.skipped) == len(fd.PAPER_CLAIMS)
