@@ -33,6 +33,7 @@ from baselines.training import (
     PatchSampler,
     Trainer,
     as_triple,
+    check_sampling,
     make_optimizer,
     memory_format,
     prepare_cases,
@@ -126,6 +127,7 @@ class NeuralSegmenter(Segmenter):
                 raise ConfigError(f"{where}: spacing_mm must be positive (mm) or null; got {c['spacing_mm']!r}")
         if len(c["hu"]) != 2 or not c["hu"][1] > c["hu"][0]:
             raise ConfigError(f"{where}: hu must be [low, high] with high > low; got {c['hu']!r}")
+        check_sampling(c, where)
 
     @property
     def network_stride(self) -> int:
@@ -174,7 +176,8 @@ class NeuralSegmenter(Segmenter):
         torch.manual_seed(ctx.seed)  # network initialisation; every later draw is seeded per step
         volumes = prepare_cases(train, self.spacing, c["hu"], self.name, c["soft_labels"])
         val_volumes = prepare_cases(val, self.spacing, c["hu"], self.name, c["soft_labels"]) if val else []
-        sampler = PatchSampler(volumes, self.patch, c["fg_fraction"], c["augment"])
+        sampler = PatchSampler(volumes, self.patch, c["fg_fraction"], c["augment"], balance=c["balance"],
+                               noise=c["augment_noise"], zoom=c["augment_zoom"])
         val_images = val_masks = None
         if val_volumes and c["val_patches"] > 0:
             # fixed validation patches (same every evaluation), drawn like training patches but
@@ -281,6 +284,10 @@ def common_preset(**overrides: Any) -> dict[str, Any]:
         "fg_fraction": 0.5,
         "soft_labels": False,
         "augment": False,
+        # training across datasets (baselines.training.PatchSampler); off unless a run asks
+        "balance": "case",
+        "augment_noise": 0.0,
+        "augment_zoom": 0.0,
         "checkpoint_every": 50,
         "val_every": 25,
         "val_patches": 4,

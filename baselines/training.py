@@ -149,6 +149,7 @@ class TrainingVolume:
     image: np.ndarray  # float32 (z, y, x)
     mask: np.ndarray  # float32 (z, y, x) in [0, 1]
     spacing: tuple[float, float, float]
+    group: str = ""  # the dataset the case came from (Case.meta["dataset"]), for balance="dataset"
 
 
 def prepare_image(image: Volume, spacing: Sequence[float] | None, hu: Sequence[float]) -> Volume:
@@ -179,8 +180,22 @@ def prepare_cases(cases: Sequence[Case], spacing, hu, method: str, soft_labels: 
             if mask.shape != image.shape:  # both grids come from the same rounding; guard anyway
                 raise InputError(f"{method}: case {case.id!r}: resampled mask {mask.shape} != image {image.shape}")
             mask = np.clip(mask, 0.0, 1.0) if soft_labels else (mask >= 0.5)
-        out.append(TrainingVolume(case.id, image.array.astype(np.float32, copy=False), mask.astype(np.float32), image.spacing))
+        out.append(TrainingVolume(case.id, image.array.astype(np.float32, copy=False), mask.astype(np.float32),
+                                  image.spacing, str(case.meta.get("dataset", ""))))
     return out
+
+
+BALANCES = ("case", "dataset")
+
+
+def check_sampling(config: Mapping[str, Any], method: str) -> None:
+    """The PatchSampler keys of a resolved config; ConfigErrors name the method and the key."""
+    if config["balance"] not in BALANCES:
+        raise ConfigError(f"{method}: balance must be one of {', '.join(map(repr, BALANCES))}; got {config['balance']!r}")
+    for key, top in (("augment_noise", 1.0), ("augment_zoom", 1.0)):
+        value = config[key]
+        if not (isinstance(value, (int, float)) and 0.0 <= value < top):
+            raise ConfigError(f"{method}: {key} must be a number in [0, {top:g}); got {value!r}")
 
 
 class PatchSampler:
@@ -191,20 +206,41 @@ class PatchSampler:
     and fat).  `augment` adds a random intensity scale (+-10 %) and shift (+-0.05), which covers
     the spread between native and contrast-enhanced phases; no flips, because the liver's side
     is information.
+
+    Options for training across datasets (all off by default; with them off the draws are
+    exactly those of the plain sampler):
+    - `balance="dataset"` draws a dataset (TrainingVolume.group) uniformly, then a volume in it:
+      a few real cases beside many phantoms would otherwise get few of the patches;
+    - `noise` adds Gaussian noise of a random sd in [0, noise] (window units; 0.04 = 20 HU in
+      a 500 HU window), for scanners noisier than the training data;
+    - `zoom` cuts a region of a random size in [patch / (1 + zoom), patch * (1 + zoom)]
+      (log-uniform, one factor for all axes) and resamples it to the patch: other voxel
+      spacings, body sizes and fields of view.
     """
 
-    def __init__(self, volumes: Sequence[TrainingVolume], patch: Sequence[int], fg_fraction: float = 0.5, augment: bool = False):
+    def __init__(self, volumes: Sequence[TrainingVolume], patch: Sequence[int], fg_fraction: float = 0.5,
+                 augment: bool = False, *, balance: str = "case", noise: float = 0.0, zoom: float = 0.0):
         if not volumes:
             raise InputError("no training volumes to sample patches from")
+        if balance not in BALANCES:
+            raise ConfigError(f"balance must be one of {', '.join(map(repr, BALANCES))}; got {balance!r}")
         self.volumes = list(volumes)
         self.patch = tuple(int(p) for p in patch)
         self.fg_fraction = float(fg_fraction)
         self.augment = bool(augment)
+        self.noise, self.zoom = float(noise), float(zoom)
         self._fg = [np.flatnonzero(v.mask.ravel() >= 0.5) for v in self.volumes]  # liver-centred patches
+        groups: dict[str, list[int]] = {}
+        for i, v in enumerate(self.volumes):
+            groups.setdefault(v.group, []).append(i)
+        self._groups = [groups[g] for g in sorted(groups)] if balance == "dataset" else None
 
     def _one(self, rng: np.random.Generator, v: TrainingVolume, fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shape = np.array(v.image.shape)
         patch = np.array(self.patch)
+        if self.zoom:
+            scale = float(np.exp(rng.uniform(-np.log1p(self.zoom), np.log1p(self.zoom))))
+            patch = np.maximum(1, np.round(patch * scale)).astype(int)
         if fg.size and rng.random() < self.fg_fraction:
             centre = np.array(np.unravel_index(fg[rng.integers(fg.size)], v.image.shape))
         else:
@@ -213,8 +249,8 @@ class PatchSampler:
         start = centre - patch // 2
         # (a volume smaller than the patch sits centred in it, zero-padded around)
         start = np.where(shape >= patch, np.clip(start, 0, np.maximum(shape - patch, 0)), -((patch - shape) // 2))
-        image = np.zeros(self.patch, np.float32)
-        mask = np.zeros(self.patch, np.float32)
+        image = np.zeros(tuple(patch), np.float32)
+        mask = np.zeros(tuple(patch), np.float32)
         src, dst = [], []
         for s, n, p in zip(start, shape, patch):
             lo, hi = max(s, 0), min(s + p, n)
@@ -222,19 +258,37 @@ class PatchSampler:
             dst.append(slice(lo - s, hi - s))
         image[tuple(dst)] = v.image[tuple(src)]
         mask[tuple(dst)] = v.mask[tuple(src)]
+        if tuple(patch) != self.patch:
+            image, mask = _resize(image, self.patch), np.clip(_resize(mask, self.patch), 0.0, 1.0)
         if self.augment:
             image = image * np.float32(1.0 + rng.uniform(-0.1, 0.1)) + np.float32(rng.uniform(-0.05, 0.05))
+        if self.noise:
+            sd = rng.uniform(0.0, self.noise)
+            image = image + rng.normal(0.0, sd, image.shape).astype(np.float32)
         return image, mask
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(images, masks), each (n, 1, *patch) float32."""
         images, masks = [], []
         for _ in range(n):
-            i = int(rng.integers(len(self.volumes)))
+            if self._groups is None:
+                i = int(rng.integers(len(self.volumes)))
+            else:
+                group = self._groups[int(rng.integers(len(self._groups)))]
+                i = group[int(rng.integers(len(group)))]
             image, mask = self._one(rng, self.volumes[i], self._fg[i])
             images.append(image)
             masks.append(mask)
         return np.stack(images)[:, None], np.stack(masks)[:, None]
+
+
+def _resize(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Linear resampling of a patch onto `shape` voxels covering the same extent (cell centres)."""
+    from scipy.ndimage import map_coordinates
+
+    axes = [(np.arange(m, dtype=np.float32) + 0.5) * (n / m) - 0.5 for n, m in zip(array.shape, shape)]
+    coords = np.stack(np.meshgrid(*axes, indexing="ij"))
+    return map_coordinates(array, coords, order=1, mode="nearest").astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
