@@ -169,6 +169,47 @@ def _metaimage_data_file(path: Path) -> Path | None:
     return path.parent / name
 
 
+_MET_BYTES = {"MET_CHAR": 1, "MET_UCHAR": 1, "MET_SHORT": 2, "MET_USHORT": 2, "MET_INT": 4, "MET_UINT": 4,
+              "MET_LONG": 8, "MET_ULONG": 8, "MET_LONG_LONG": 8, "MET_ULONG_LONG": 8, "MET_FLOAT": 4,
+              "MET_DOUBLE": 8}
+
+
+def _header_fields(path: Path) -> dict[str, str]:
+    fields = {}
+    for line in path.read_text(errors="replace", encoding="utf-8").splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            fields[key.strip().lower()] = value.strip()
+    return fields
+
+
+def _check_metaimage_size(path: Path, data_file: Path) -> None:
+    """An uncompressed .raw must hold exactly what the header's DimSize and ElementType say:
+    fewer bytes is a truncated file, more means the header describes another volume (ITK would
+    read the first bytes silently)."""
+    try:
+        fields = _header_fields(path)
+        if fields.get("compresseddata", "false").lower() == "true":
+            return
+        dims = [int(v) for v in fields["dimsize"].split()]
+        element = _MET_BYTES[fields["elementtype"].upper()]
+        channels = int(fields.get("elementnumberofchannels", "1"))
+        header = int(fields.get("headersize", "0"))
+    except (KeyError, ValueError):
+        return  # an unusual header: ITK's own reader reports what it cannot read
+    expected = int(np.prod(dims, dtype=np.int64)) * element * channels
+    actual = data_file.stat().st_size
+    if header == -1:  # the data is the file's last bytes: only a shortfall can be told apart
+        if actual < expected:
+            raise InputError(f"{path}: DimSize {dims} x {fields['elementtype']} needs {expected} bytes, but "
+                             f"{data_file.name} has only {actual} (truncated, or the header is wrong)")
+        return
+    if actual != expected + header:
+        what = "truncated, or the header is wrong" if actual < expected + header else             "the header describes a smaller volume than the data file holds"
+        raise InputError(f"{path}: the sizes disagree: DimSize {dims} x {fields['elementtype']} is "
+                         f"{expected + header} bytes, {data_file.name} has {actual} ({what})")
+
+
 def _volume_from_itk(image, where: str) -> Volume:
     import SimpleITK as sitk
 
@@ -219,6 +260,8 @@ def _read_metaimage(path: Path) -> Volume:
         data_file = _metaimage_data_file(path)
         if data_file is not None and not data_file.is_file():
             raise InputError(f"{path}: its data file {data_file.name} is missing (looked in {data_file.parent})")
+        if data_file is not None:
+            _check_metaimage_size(path, data_file)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as error:
@@ -328,6 +371,10 @@ def read_volume(path: str | Path, *, series_id: str | None = None) -> Volume:
     kind = volume_format(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    if kind != "dicom" and path.is_dir():
+        raise InputError(f"{path}: is a folder, not a volume file")
+    if kind != "dicom" and path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes); was the download or copy complete?")
     if kind == "nifti":
         return _read_nifti(path)
     if kind == "metaimage":

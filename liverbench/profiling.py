@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, Prediction
+from liverbench.plugin import Context, ParamError, Prediction
 from liverbench.stopwatch import Stopwatch
 
 STAGES = ("read", "preprocess", "predict", "refine")
@@ -51,6 +51,8 @@ def _open_dataset(name: str, params: dict[str, Any] | None, n_needed: int):
         params = {"n_cases": n_needed, "preset": "small", "seed": 0} if name == "synthetic" else {}
     try:
         return cls(**params)
+    except ParamError as exc:
+        raise ConfigError(f"--dataset-params.{exc.param}: {exc.problem}") from exc
     except TypeError as exc:
         raise ConfigError(f"--dataset-params: dataset {name!r} rejected {params!r}: {exc}") from exc
 
@@ -64,7 +66,9 @@ def get_model(method: str, params: dict[str, Any], model_dir: str | None, ds, fi
     if model_dir:
         if not Path(model_dir).is_dir():
             raise InputError(f"--model {model_dir}: no such directory")
-        model = cls.load(Path(model_dir))
+        from liverbench.executors.units import load_model
+
+        model = load_model(cls, Path(model_dir))  # InputError naming the file (exit 3)
     else:
         try:
             model = cls(**params)

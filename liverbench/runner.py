@@ -24,6 +24,7 @@ from liverbench.errors import ConfigError, InputError
 from liverbench.executors.base import Executor, make_executor
 from liverbench.executors.units import WorkSpec, failed_row, row_header
 from liverbench.plan import FitJob, Plan, RowJob, build_plan
+from liverbench.plugin import ParamError
 from liverbench.progress import Progress
 from liverbench.splits import load_or_make, make_splits
 from liverbench.store import ResultStore
@@ -61,7 +62,8 @@ class RunOutcome:
 def work_spec(cfg: dict[str, Any]) -> WorkSpec:
     """Resolve every plugin class once, in the driver (workers never consult the registry)."""
     spec = WorkSpec(run=cfg["name"], dataset=cfg["dataset"], train_dataset=cfg["train_dataset"],
-                    metrics=cfg["metrics"], save_predictions=cfg["execution"]["save_predictions"])
+                    metrics=cfg["metrics"], save_predictions=cfg["execution"]["save_predictions"],
+                    run_dir=str((Path(cfg["runs_dir"]) / cfg["name"]).resolve()))
     for m in cfg["methods"]:
         spec.segmenters[m["name"]] = registry.get_segmenter(m["name"])
     for pp in cfg["postprocessors"]:
@@ -81,6 +83,8 @@ def open_datasets(cfg: dict[str, Any], spec: WorkSpec):
             continue
         try:
             out.append(spec.datasets[cfg[t]["name"]](**cfg[t]["params"]))
+        except ParamError as exc:  # e.g. a root folder that does not exist: the config's fault
+            raise ConfigError(f"{t}.params.{exc.param}: {exc.problem}") from exc
         except TypeError as exc:
             raise ConfigError(f"{t}.params: dataset {cfg[t]['name']!r} rejected {cfg[t]['params']!r}: {exc}") from exc
     return out[0], out[1]
@@ -135,8 +139,21 @@ def dry_run(cfg: dict[str, Any], out: TextIO | None = None) -> Plan:
 
 
 def run(cfg: dict[str, Any], *, retry_failed: bool = False, quiet: bool = False,
-        executor: Executor | None = None) -> RunOutcome:
-    """Execute (or resume) the run described by the resolved config `cfg`."""
+        executor: Executor | None = None, wait: bool = False) -> RunOutcome:
+    """Execute (or resume) the run described by the resolved config `cfg`.
+
+    The run directory is locked for the whole run: another live run on it is refused
+    (RunLockedError naming its pid and host) or, with `wait`, waited for."""
+    from liverbench.run_lock import RunLock
+
+    with RunLock(Path(cfg["runs_dir"]) / cfg["name"], wait=wait) as lock:
+        if lock.took_over:
+            print(f"note: {lock.path.parent}: the previous run (pid {lock.took_over.get('pid')} on "
+                  f"{lock.took_over.get('host')}) ended without releasing it (killed?); resuming", file=sys.stderr)
+        return _run_locked(cfg, retry_failed=retry_failed, quiet=quiet, executor=executor)
+
+
+def _run_locked(cfg: dict[str, Any], *, retry_failed: bool, quiet: bool, executor: Executor | None) -> RunOutcome:
     from liverbench.environment import manifest
 
     spec = work_spec(cfg)

@@ -7,21 +7,31 @@ Layout of `runs/<name>/`::
     splits.json               {"spec": ..., "folds": [{"fold", "train", "val", "test"}, ...]}
     fits/<fit_key>/           the model's save() output + curves.json + fit.json
     results/part-*.parquet    result rows (columns of liverbench.schema.ALL_COLUMNS)
+    results/journal-*.jsonl   rows finished since the last part was written (one JSON line each)
     predictions/<row_key>.nii.gz   optional uint8 masks on the case grid
 
 Every file appears by `os.replace` of a finished temp file (a fit directory by renaming a
 finished temp directory), so a driver killed with SIGKILL leaves either the old state or the
 new one; temp files (`.tmp-*`) are ignored by readers. Rows are appended as new Parquet parts
 and never rewritten; readers deduplicate by `row_key`, the latest part winning.
+
+Each row is also appended to a journal the moment it is recorded (one JSON line, flushed to the
+OS), so a driver killed between two parts loses no finished row; writing a part deletes the
+journal it covers. Readers take parts and journals in write order, skip a line cut short by
+the kill, and skip (with a warning naming the file) a part that is empty or corrupt: its rows
+are simply missing, so a resumed run computes them again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -62,6 +72,21 @@ def _unlink(path: str | Path) -> None:
         pass
 
 
+def _jsonable(value: Any) -> Any:
+    """numpy scalars -> Python (json's `default` hook)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+_WRITE_ORDER = re.compile(r"^(?:part|journal)-(\d+)-")
+
+
+def _write_order(path: Path) -> tuple[int, str]:
+    match = _WRITE_ORDER.match(path.name)
+    return (int(match.group(1)) if match else 0, path.name)
+
+
 def rows_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Rows -> a DataFrame with exactly the schema's columns and stable dtypes."""
     df = pd.DataFrame(list(rows))
@@ -90,6 +115,8 @@ class ResultStore:
         self.fits_dir = self.run_dir / "fits"
         self.predictions_dir = self.run_dir / "predictions"
         self._buffer: list[dict[str, Any]] = []
+        self._journal: Any = None  # open file object of this writer's journal, if any
+        self._journal_path: Path | None = None
 
     # --- small JSON documents --------------------------------------------------------------
     def _read_json(self, name: str) -> Any:
@@ -127,8 +154,19 @@ class ResultStore:
         # Part names sort in write order (zero-padded time_ns); .tmp-* files are not parts.
         return sorted(self.results_dir.glob("part-*.parquet"))
 
+    def _sources(self) -> list[Path]:
+        """Parts and journals, in write order."""
+        return sorted([*self._parts(), *self.results_dir.glob("journal-*.jsonl")], key=_write_order)
+
     def append(self, row: dict[str, Any]) -> None:
-        """Buffer one row; `flush()` makes buffered rows durable."""
+        """Record one finished row: journaled at once (survives a kill of this process), written
+        to a Parquet part by `flush()`."""
+        if self._journal is None:
+            self.results_dir.mkdir(parents=True, exist_ok=True)
+            self._journal_path = self.results_dir / f"journal-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
+            self._journal = open(self._journal_path, "a", encoding="utf-8")
+        self._journal.write(json.dumps(row, default=_jsonable) + "\n")
+        self._journal.flush()  # into the OS: a SIGKILL of this process no longer loses it
         self._buffer.append(row)
 
     @property
@@ -154,12 +192,65 @@ class ResultStore:
             _unlink(tmp)
             raise
         self._buffer.clear()
+        self._close_journal(delete=True)  # the part holds its rows now
         return path
+
+    def _close_journal(self, delete: bool) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            if delete and self._journal_path is not None:
+                _unlink(self._journal_path)
+        self._journal, self._journal_path = None, None
+
+    def close(self) -> None:
+        """Write what is buffered and close the journal."""
+        self.flush()
+        self._close_journal(delete=False)
+
+    def _read_source(self, path: Path) -> pd.DataFrame | None:
+        """One part or journal as a frame; None (with a warning naming the file) if unreadable."""
+        if path.suffix == ".jsonl":
+            rows, bad = [], 0
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                warnings.warn(f"{path}: result journal unreadable, skipped ({exc}); its rows will be recomputed",
+                              stacklevel=3)
+                return None
+            for line in text.splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    bad += 1  # the line a kill cut short
+                    continue
+                if isinstance(rec, dict) and rec.get("row_key"):
+                    rows.append(rec)
+                else:
+                    bad += 1
+            if bad:
+                warnings.warn(f"{path}: skipped {bad} incomplete journal line(s); those rows will be recomputed",
+                              stacklevel=3)
+            return rows_frame(rows) if rows else None
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 -- pyarrow raises several types for one cause: a bad file
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            warnings.warn(f"{path}: empty or corrupt result part skipped ({reason}); its rows will be recomputed",
+                          stacklevel=3)
+            return None
+        missing = {"row_key", "status"} - set(frame.columns)
+        if missing:
+            warnings.warn(f"{path}: result part without column(s) {sorted(missing)} skipped; "
+                          "its rows will be recomputed", stacklevel=3)
+            return None
+        return frame
 
     def rows(self, include_superseded: bool = False) -> pd.DataFrame:
         """All stored rows, one per row_key (the latest written wins)."""
-        frames = [pd.read_parquet(p) for p in self._parts()]
-        frames = [f for f in frames if len(f)]
+        if not self.results_dir.is_dir():
+            return rows_frame([])
+        frames = [self._read_source(p) for p in self._sources()]
+        frames = [f for f in frames if f is not None and len(f)]
         if not frames:
             return rows_frame([])
         df = pd.concat(frames, ignore_index=True)

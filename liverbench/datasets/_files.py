@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from liverbench.errors import InputError
 from liverbench.io import VOLUME_SUFFIXES, read_case
-from liverbench.plugin import Dataset
+from liverbench.plugin import Dataset, ParamError
 from liverbench.volume import Case
 
 
@@ -39,11 +39,14 @@ def natural_sorted(items: Iterable[str]) -> list[str]:
 
 
 def require_dir(root: str | os.PathLike | None, dataset: str) -> Path:
+    """The dataset's root folder. A missing one is a config error naming `root` (the runner
+    prefixes `dataset.params.`), not bad input data."""
     if root is None or str(root) == "":
-        raise InputError(f"dataset {dataset!r}: needs a `root` folder")
+        raise ParamError("root", f"dataset {dataset!r} needs a `root` folder")
     path = Path(root).expanduser()
     if not path.is_dir():
-        raise InputError(f"dataset {dataset!r}: folder {path} not found")
+        raise ParamError("root", f"folder {str(path)!r} not found" +
+                         (" (it is a file)" if path.exists() else "") + f" (dataset {dataset!r})")
     return path
 
 
@@ -59,7 +62,15 @@ def volume_stem(path: Path) -> str | None:
 def volume_files(folder: Path, recursive: bool = False) -> list[Path]:
     """Volume files (.nii, .nii.gz, .mhd, .mha) in `folder`, skipping hidden files (macOS "._x")."""
     candidates = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in candidates if p.is_file() and not p.name.startswith(".") and volume_stem(p) is not None)
+    out = []
+    for p in candidates:
+        if p.name.startswith(".") or volume_stem(p) is None:
+            continue
+        if p.is_dir():  # skipping it would surface later as a misleading "mask has no image"
+            raise InputError(f"{p}: is a folder, but its name says volume file")
+        if p.is_file():
+            out.append(p)
+    return sorted(out)
 
 
 def paired_files(folder: Path, dataset: str, pattern: "re.Pattern[str]", is_image, case_id) -> tuple[dict, dict]:

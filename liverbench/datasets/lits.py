@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from liverbench.datasets._files import CaseFiles, FileDataset, paired_files, require_dir
+from liverbench.plugin import Param
 
 _NAME = re.compile(r"^(volume|segmentation)-(\d+)\.nii(\.gz)?$", re.IGNORECASE)
 
@@ -21,6 +22,7 @@ class LitsDataset(FileDataset):
 
     name = "lits"
     min_label = 1
+    param_checks = {"root": Param(str)}
 
     def __init__(self, root: str) -> None:
         super().__init__(root=str(root))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from liverbench.datasets._files import CaseFiles, FileDataset
 from liverbench.errors import InputError
+from liverbench.plugin import Param, ParamError
 
 REQUIRED_COLUMNS = ("id", "image")
 
@@ -21,13 +22,14 @@ class ManifestDataset(FileDataset):
     """manifest layout: a CSV with columns id,image[,mask] and paths relative to the CSV."""
 
     name = "manifest"
+    param_checks = {"path": Param(str), "min_label": Param(int, ge=0, null=True)}
 
     def __init__(self, path: str, min_label: int | None = None) -> None:
         super().__init__(path=str(path), min_label=min_label)
         self.min_label = None if min_label is None else int(min_label)
         csv_path = Path(path).expanduser()
         if not csv_path.is_file():
-            raise InputError(f"dataset 'manifest': CSV file {csv_path} not found")
+            raise ParamError("path", f"CSV file {str(csv_path)!r} not found (dataset 'manifest')")
         base = csv_path.parent
         with csv_path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)

@@ -13,6 +13,7 @@ import json
 
 from liverbench.datasets._files import CaseFiles, FileDataset, require_dir, volume_stem
 from liverbench.errors import InputError
+from liverbench.plugin import Param, ParamError
 
 SUBSETS = ("training", "test")
 
@@ -22,12 +23,13 @@ class MsdDataset(FileDataset):
 
     name = "msd"
     min_label = 1
+    param_checks = {"root": Param(str), "subset": Param(str, choices=SUBSETS)}
 
     def __init__(self, root: str, subset: str = "training") -> None:
         super().__init__(root=str(root), subset=subset)
         folder = require_dir(root, self.name)
         if subset not in SUBSETS:
-            raise InputError(f"dataset 'msd': subset must be one of {SUBSETS}; got {subset!r}")
+            raise ParamError("subset", f"{subset!r} is not one of {', '.join(map(repr, SUBSETS))} (dataset 'msd')")
         index = folder / "dataset.json"
         if not index.is_file():
             raise InputError(f"dataset 'msd': {index} not found (expected the Task03_Liver folder)")

@@ -14,6 +14,7 @@ import re
 
 from liverbench.datasets._files import CaseFiles, FileDataset, require_dir, volume_files, volume_stem
 from liverbench.errors import InputError
+from liverbench.plugin import Param
 
 MASK_FOLDERS = ("labels", "masks")
 _NNUNET_CHANNEL = re.compile(r"_0000$")
@@ -23,6 +24,7 @@ class NiftiFolderDataset(FileDataset):
     """nifti-folder layout: images/<name>.nii.gz with labels/<name>.nii.gz or masks/<name>.nii.gz."""
 
     name = "nifti-folder"
+    param_checks = {"root": Param(str), "min_label": Param(int, ge=0, null=True)}
 
     def __init__(self, root: str, min_label: int | None = None) -> None:
         super().__init__(root=str(root), min_label=min_label)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from liverbench.datasets._files import CaseFiles, FileDataset, require_dir
 from liverbench.errors import InputError
+from liverbench.plugin import Param, ParamError
 
 IMAGE_NAME, MASK_NAME = "image.nii.gz", "liver.nii.gz"
 ENV_VAR = "LIVERBENCH_REAL_DATA"
@@ -34,13 +35,13 @@ class RealDataset(FileDataset):
     """real layout: <case>/image.nii.gz (+ <case>/liver.nii.gz), optional manifest.json."""
 
     name = "real"
+    param_checks = {"root": Param(str, null=True)}
 
     def __init__(self, root: str | None = None) -> None:
         super().__init__(root=None if root is None else str(root))  # as given: the default moves with the checkout
         if not root and not default_root().is_dir():
-            raise InputError(
-                f"dataset 'real': default folder {default_root()} not found; pass params.root or set {ENV_VAR}"
-            )
+            raise ParamError("root", f"dataset 'real': default folder {default_root()} not found; "
+                                     f"pass params.root or set {ENV_VAR}")
         folder = require_dir(Path(root) if root else default_root(), self.name)
         manifest = {}
         manifest_path = folder / "manifest.json"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from liverbench.datasets._files import CaseFiles, FileDataset, paired_files, require_dir
+from liverbench.plugin import Param
 
 _NAME = re.compile(r"^liver-(orig|seg)(\d+)\.(mhd|mha)$", re.IGNORECASE)
 
@@ -20,6 +21,7 @@ class Sliver07Dataset(FileDataset):
     """SLiver07 layout: liver-orig0NN.mhd (+ .raw) images and liver-seg0NN.mhd masks."""
 
     name = "sliver07"
+    param_checks = {"root": Param(str)}
 
     def __init__(self, root: str) -> None:
         super().__init__(root=str(root))

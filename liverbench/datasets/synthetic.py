@@ -15,7 +15,7 @@ import numpy as np
 
 from liverbench.errors import ConfigError, InputError
 from liverbench.phantom import GENERATOR_VERSION, PRESETS, make_phantom
-from liverbench.plugin import Dataset
+from liverbench.plugin import Dataset, Param
 from liverbench.volume import Case
 
 ID_PREFIX = "syn-"
@@ -30,6 +30,7 @@ class SyntheticDataset(Dataset):
     """synthetic: n_cases phantoms (preset "tiny" | "small" | "realistic") from one seed."""
 
     name = "synthetic"
+    param_checks = {"n_cases": Param(int, ge=1), "preset": Param(str, choices=tuple(PRESETS)), "seed": Param(int, ge=0)}
 
     def __init__(self, n_cases: int = 12, preset: str = "small", seed: int = 0) -> None:
         for key, value in (("n_cases", n_cases), ("seed", seed)):

@@ -42,6 +42,7 @@ class WorkSpec:
     train_dataset: dict[str, Any] | None
     metrics: dict[str, Any]
     save_predictions: bool
+    run_dir: str = ""  # absolute; fits keep their checkpoints under it (see fit_workdir)
     segmenters: dict[str, type] = field(default_factory=dict)
     postprocessors: dict[str, type] = field(default_factory=dict)
     datasets: dict[str, type] = field(default_factory=dict)
@@ -100,7 +101,10 @@ def _reset_gpu_peak(device: str) -> None:
 
 
 def resolve_device(job: FitJob) -> str:
-    """'cuda' only where planned *and* visible to this worker (Ray sets CUDA_VISIBLE_DEVICES)."""
+    """The device this worker really computes on, for the record (rows, fit.json, GPU timing):
+    'cuda' only where planned *and* visible (Ray sets CUDA_VISIBLE_DEVICES). The method's
+    Context carries the planned `job.device` instead: the method decides what to do with a
+    GPU it was promised but cannot see (the built-ins fall back to the CPU with a warning)."""
     if job.device != "cuda":
         return "cpu"
     try:
@@ -131,9 +135,8 @@ def run_fit(job: FitJob, spec: WorkSpec) -> dict[str, Any]:
         cls = spec.segmenters[job.method]
         model = cls(**job.method_params)
         with tempfile.TemporaryDirectory(prefix="liverbench-fit-") as tmp:
-            work = Path(tmp) / "work"
-            work.mkdir()
-            ctx = Context(device=device, seed=job.seed, workdir=work, stopwatch=Stopwatch())
+            work = fit_workdir(spec, job.fit_key)
+            ctx = Context(device=job.device, seed=job.seed, workdir=work, stopwatch=Stopwatch())
             curves: list[dict[str, Any]] = []
             if job.trainable:
                 ds = open_dataset(spec, job.train_source)
@@ -159,6 +162,24 @@ def run_fit(job: FitJob, spec: WorkSpec) -> dict[str, Any]:
                                                        f"failed: {error_text(exc)}"}
 
 
+def fit_workdir(spec: WorkSpec, fit_key: str) -> Path:
+    """Where a fit keeps its checkpoints: `<run>/fits/<fit_key>/work`, so a fit killed with its
+    driver resumes when the run is started again (the store replaces the whole folder with the
+    finished model). A worker that cannot write there (another node without the run folder)
+    uses a folder in its temp dir named by the key: a retry on that node still resumes."""
+    if spec.run_dir:
+        work = Path(spec.run_dir) / "fits" / fit_key / "work"
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+            if os.access(work, os.W_OK):
+                return work
+        except OSError:
+            pass
+    work = Path(tempfile.gettempdir()) / f"liverbench-fit-{fit_key}"
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
 def _load_case(ds, case_id: str, need_mask: bool) -> Case:
     case = ds.load(case_id)
     if not isinstance(case, Case):
@@ -169,6 +190,23 @@ def _load_case(ds, case_id: str, need_mask: bool) -> Case:
 
 
 # --- predict ---------------------------------------------------------------------------------
+
+
+def load_model(cls: type, directory: Path):
+    """`cls.load(directory)`; any failure is an InputError naming the folder and its files.
+    PyTorch's advice to retry with `weights_only=False` is left out on purpose: a file that
+    only loads that way can run arbitrary code."""
+    directory = Path(directory)
+    try:
+        return cls.load(directory)
+    except Exception as exc:  # noqa: BLE001 -- a bad or hostile file raises anything
+        files = sorted(p.name for p in directory.iterdir())[:6] if directory.is_dir() else []
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        unpickler = [ln for ln in lines if "WeightsUnpickler error" in ln]
+        reason = unpickler[0] if unpickler else next((ln for ln in lines if "weights_only" not in ln), "")
+        reason = " ".join(s for s in reason.split(". ") if "weights_only" not in s)
+        raise InputError(f"{directory} ({', '.join(files) or 'empty'}): cannot load a saved {cls.name} model: "
+                         f"{type(exc).__name__}: {reason[:400]}") from None
 
 
 class Predictor:
@@ -189,7 +227,7 @@ class Predictor:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             seed_everything(job.seed)
-            self.model = spec.segmenters[job.method].load(root)
+            self.model = load_model(spec.segmenters[job.method], root)
             self.t_load = time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 -- reported on every case it would have predicted
             self.error = f"loading {job.method} (fold {job.fold}, seed {job.seed}) failed: {error_text(exc)}"
@@ -221,7 +259,7 @@ class Predictor:
             info["t_read"] = time.perf_counter() - t0
             info["stage"] = "predict"
             sw = Stopwatch(sync_cuda=self.device.startswith("cuda"))
-            ctx = Context(device=self.device, seed=self.job.seed, stopwatch=sw, case_id=case_id)
+            ctx = Context(device=self.job.device, seed=self.job.seed, stopwatch=sw, case_id=case_id)
             _reset_gpu_peak(self.device)
             seed_everything(self.job.seed)
             t1 = time.perf_counter()

@@ -14,6 +14,7 @@ from liverbench.datasets.nifti_folder import NiftiFolderDataset
 from liverbench.datasets.real import ENV_VAR, RealDataset
 from liverbench.datasets.sliver07 import Sliver07Dataset
 from liverbench.errors import InputError
+from liverbench.plugin import ParamError
 from liverbench.io import write_volume
 from liverbench.testing import check_dataset
 from liverbench.volume import Volume, affine_from_spacing
@@ -145,7 +146,8 @@ def test_msd_bad_layouts_name_the_file(tmp_path):
     (root / "labelsTr/liver_1.nii.gz").unlink()
     with pytest.raises(InputError, match="liver_1.nii.gz listed in .*dataset.json not found"):
         MsdDataset(root=str(root))
-    with pytest.raises(InputError, match="subset"):
+    # a bad parameter is a config error naming it (ParamError: the runner prefixes dataset.params.)
+    with pytest.raises(ParamError, match="^subset: 'validation'"):
         MsdDataset(root=str(root), subset="validation")
 
 
@@ -190,7 +192,7 @@ def test_nifti_folder_bad_layouts_name_the_folder(tmp_path):
     (tmp_path / "masks").mkdir()
     with pytest.raises(InputError, match="both labels/ and masks/"):
         NiftiFolderDataset(root=str(tmp_path))
-    with pytest.raises(InputError, match="folder .*missing_root not found"):
+    with pytest.raises(ParamError, match="^root: folder .*missing_root' not found"):
         NiftiFolderDataset(root=str(tmp_path / "missing_root"))
 
 
@@ -245,7 +247,7 @@ def test_manifest_errors_name_the_csv(tmp_path, text, fragment):
     with pytest.raises(InputError, match=fragment) as info:
         ManifestDataset(path=str(tmp_path / "bad.csv"))
     assert "bad.csv" in str(info.value)
-    with pytest.raises(InputError, match="absent.csv not found"):
+    with pytest.raises(ParamError, match="^path: .*absent.csv' not found"):
         ManifestDataset(path=str(tmp_path / "absent.csv"))
 
 
@@ -283,7 +285,7 @@ def test_real_root_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "elsewhere"))
     assert RealDataset().case_ids() == ["case_a", "case_b", "case_c"]
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "nowhere"))
-    with pytest.raises(InputError, match=f"nowhere not found; pass params.root or set {ENV_VAR}"):
+    with pytest.raises(ParamError, match=f"^root: .*nowhere not found; pass params.root or set {ENV_VAR}"):
         RealDataset()
 
 
