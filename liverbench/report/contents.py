@@ -179,20 +179,33 @@ def _findings(ok: pd.DataFrame) -> Section:
                                   "scored on the same cases.")
         section.paragraphs += result.skipped
         return section
-    section.paragraphs.append(
-        f"Questions fixed before the run: the seed papers' claims and each refinement's gain over threshold on "
-        f"the same predictions, {result.family_size} paired tests in one family. Each compares A with B case by "
-        f"case: the mean difference of the SLiver07 score (points, A − B) with its 95 % bootstrap CI, and the "
-        f"two-sided Wilcoxon signed-rank p, Holm-corrected over the family (significant at {result.alpha}). "
-        f"With {result.family_size} tests a comparison needs at least {result.smallest_n} cases before any "
-        f"result can be significant; below that the verdict is '{findings.INCONCLUSIVE}'. Verdicts come from "
-        f"these numbers only: '{findings.REPRODUCED}' means significant in the claimed direction. The all-pairs "
-        f"tests under Statistics are exploratory.")
+    verdicts = result.claims["verdict"].value_counts()
+    tested = len(result.claims)
+    summary = (f"Of the papers' {len(findings.PAPER_CLAIMS)} claims this run tested "
+               f"{len(findings.PAPER_CLAIMS) - len(result.skipped)}"
+               + (": " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (findings.REPRODUCED, findings.NOT_REPRODUCED,
+                                                                          findings.INCONCLUSIVE)) if tested else "")
+               + ".")
+    if len(result.gains):
+        gains = result.gains["verdict"].value_counts()
+        summary += " Refinements against threshold: " + ", ".join(
+            f"{gains[v]} {v}" for v in (findings.GAIN, findings.NO_CHANGE, findings.LOSS, findings.INCONCLUSIVE)
+            if v in gains) + " (second table)."
+    section.paragraphs.append(summary)
     for row in result.claims.itertuples(index=False):
         section.paragraphs.append(
             f"{row.source}, {row.claim}: {row.verdict}. This run: {row.entry_a} against {row.entry_b} on "
-            f"{row.n_cases} cases, {_effect(row)}. The paper: {row.paper}.")
+            f"{row.n_cases} cases, {_effect(row)}. The paper reports: {row.paper}.")
     section.paragraphs += result.skipped
+    section.paragraphs.append(
+        f"How: the questions were fixed before the run (the claims above and each refinement's gain over "
+        f"threshold on the same predictions), {result.family_size} paired tests in one family. Each compares A "
+        f"with B case by case: the mean difference of the SLiver07 score (points, A − B) with its 95 % bootstrap "
+        f"CI, and the two-sided Wilcoxon signed-rank p, Holm-corrected over the family (significant below "
+        f"{result.alpha}). With {result.family_size} tests a comparison needs at least {result.smallest_n} cases "
+        f"before any result can be significant; with fewer the verdict is '{findings.INCONCLUSIVE}'. Verdicts come "
+        f"from these numbers only: '{findings.REPRODUCED}' means significant in the claimed direction, "
+        f"'{findings.NOT_REPRODUCED}' anything else. The all-pairs tests under Statistics are exploratory.")
     if len(result.claims):
         section.tables.append(Table(
             "findings_claims", "The papers' claims in this run",
@@ -203,10 +216,6 @@ def _findings(ok: pd.DataFrame) -> Section:
             caption="Differences are A − B, paired per case: a positive ΔScore or ΔDice, a negative ΔVOE or "
                     "ΔASD favours A."))
     if len(result.gains):
-        counts = result.gains["verdict"].value_counts()
-        section.paragraphs.append("Refinements against threshold: " + ", ".join(
-            f"{counts[v]} {v}" for v in (findings.GAIN, findings.NO_CHANGE, findings.LOSS, findings.INCONCLUSIVE)
-            if v in counts) + " (table below).")
         section.tables.append(Table(
             "findings_refinements", "Each refinement's gain over threshold", result.gains,
             headers={"method": "Method", "postprocessor": "Refinement", "baseline": "Against", "n_cases": "Cases",

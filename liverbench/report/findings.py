@@ -41,13 +41,13 @@ class Claim:
 PAPER_CLAIMS = (
     Claim("Dou et al. 2016", "the deeply supervised 3D network (DSN) beats the plain 3D CNN",
           ("dsn3d", BASELINE), ("cnn3d", BASELINE),
-          "Table 1, leave-one-out on 20 SLiver07 scans: VOE 7.68 -> 6.27 %, AvgD 1.56 -> 1.32 mm"),
+          "Table 1, leave-one-out on 20 SLiver07 scans: VOE 7.68 → 6.27 %, AvgD 1.56 → 1.32 mm"),
     Claim("Dou et al. 2016", "the CRF improves the plain 3D CNN", ("cnn3d", "densecrf"), ("cnn3d", BASELINE),
-          "Table 1: VOE 7.68 -> 5.64 %, AvgD 1.56 -> 0.89 mm"),
+          "Table 1: VOE 7.68 → 5.64 %, AvgD 1.56 → 0.89 mm"),
     Claim("Dou et al. 2016", "the CRF improves the DSN", ("dsn3d", "densecrf"), ("dsn3d", BASELINE),
-          "Table 1: VOE 6.27 -> 5.37 %, AvgD 1.32 -> 0.67 mm"),
+          "Table 1: VOE 6.27 → 5.37 %, AvgD 1.32 → 0.67 mm"),
     Claim("Yang et al. 2017", "DI2IN-AN (adversarial) beats DI2IN", ("di2in-adv", BASELINE), ("di2in", BASELINE),
-          "Table 1, 50 unseen CT, 400 training volumes: ASD 2.25 -> 2.00 mm, Dice 0.94 -> 0.94"),
+          "Table 1, 50 unseen CT, 400 training volumes: ASD 2.25 → 2.00 mm, Dice 0.94 → 0.94"),
     Claim("Yang et al. 2017", "CRF refinement makes DI2IN worse", ("di2in", BASELINE), ("di2in", "densecrf"),
           "Section 3: 'the results became worse' (leakage on scans without contrast; no figures given)"),
     Claim("Yang et al. 2017", "graph-cut refinement makes DI2IN worse", ("di2in", BASELINE), ("di2in", "graphcut"),
@@ -100,10 +100,11 @@ class Findings:
         return smallest_n(self.family_size, self.alpha)
 
 
-CLAIM_COLUMNS = ["source", "claim", "entry_a", "entry_b", "n_cases", "mean_diff", "ci_low", "ci_high", "p_value",
-                 "p_holm", "d_dice", "d_voe", "d_asd", "verdict", "paper"]
-GAIN_COLUMNS = ["method", "postprocessor", "baseline", "n_cases", "mean_diff", "ci_low", "ci_high", "p_value",
-                "p_holm", "d_dice", "d_voe", "d_asd", "verdict"]
+# The verdict next to the question, so it shows without scrolling a wide table.
+CLAIM_COLUMNS = ["source", "claim", "verdict", "entry_a", "entry_b", "n_cases", "mean_diff", "ci_low", "ci_high",
+                 "p_value", "p_holm", "d_dice", "d_voe", "d_asd", "paper"]
+GAIN_COLUMNS = ["method", "postprocessor", "baseline", "verdict", "n_cases", "mean_diff", "ci_low", "ci_high",
+                "p_value", "p_holm", "d_dice", "d_voe", "d_asd"]
 
 
 def _entries(ok: pd.DataFrame, method: str, pp: str) -> list[tuple[str, str]]:
