@@ -86,6 +86,7 @@ class RayExecutor(Executor):
 
         self.ray = ray
         self._owns_ray = False
+        self._reaper = None  # ends the helpers of a Ray instance we start, when this driver ends
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if execution.get("address"):
@@ -93,6 +94,9 @@ class RayExecutor(Executor):
             else:
                 if execution.get("num_gpus") is not None:
                     kwargs["num_gpus"] = execution["num_gpus"]
+                from liverbench import ray_reaper
+
+                self._reaper = ray_reaper.start()
                 ray.init(num_cpus=execution["num_cpus"], **kwargs)
             self._owns_ray = True
         _ship_by_value([*spec.segmenters.values(), *spec.postprocessors.values(), *spec.datasets.values()])
@@ -257,3 +261,8 @@ class RayExecutor(Executor):
             self.release(key)
         if self._owns_ray and self.ray.is_initialized():
             self.ray.shutdown()
+        if self._reaper is not None:
+            from liverbench import ray_reaper
+
+            ray_reaper.stop(self._reaper)
+            self._reaper = None
