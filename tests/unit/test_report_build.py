@@ -155,3 +155,23 @@ def test_long_labels_get_short_stable_file_names():
     assert first == again and first != other and len(first) <= Slugs.MAX
     assert first.startswith("dsn3d-iterations-800")
     assert Slugs()("good + threshold") == "good-threshold"  # short labels stay as they were
+
+
+def test_paper_claims_reach_a_verdict_in_every_format(tmp_path):
+    import pandas as pd
+
+    # The fake refinement adds 0.5 + 0.1 * case index to every case of a method other than "bad":
+    # with 12 cases the CRF claims of Dou et al. must come out reproduced.
+    run_dir = make_run(tmp_path, methods={"cnn3d": 2.0, "dsn3d": 4.0}, pps=("threshold", "densecrf"),
+                       tuned=("densecrf",), n_cases=12, fail=(), save_predictions=False, trained=("cnn3d", "dsn3d"))
+    out = tmp_path / "report"
+    build_report(run_dir, out, formats=("md", "html", "csv"))
+    claims = pd.read_csv(out / "tables" / "findings_claims.csv").set_index("claim")
+    crf = claims.loc["the CRF improves the plain 3D CNN"]
+    assert (crf["entry_a"], crf["entry_b"], crf["n_cases"]) == ("cnn3d + densecrf (tuned)", "cnn3d + threshold", 12)
+    assert crf["mean_diff"] == pytest.approx(0.5 + 0.1 * 5.5) and crf["verdict"] == "reproduced"
+    assert claims.loc["the CRF improves the DSN", "verdict"] == "reproduced"
+    assert len(claims) == 3  # the Yang et al. claims need di2in entries
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="findings_claims"' in html and html.index("Findings") < html.index('id="leaderboard"')
+    assert "Yang et al. 2017: DI2IN-AN (adversarial) beats DI2IN. Not tested" in html
