@@ -187,9 +187,9 @@ def findings(ok: pd.DataFrame, claims=PAPER_CLAIMS, alpha: float = ALPHA) -> Fin
     records = []
     for claim, a, b in claim_rows:
         test, p_holm = tested[(a, b)], float(adjusted[frozenset((a, b))])
+        verdict = claim_verdict(test["n_cases"], test["mean_diff"], p_holm, m, alpha)
         records.append({"source": claim.source, "claim": claim.text, "entry_a": a, "entry_b": b, **test,
-                        "p_holm": p_holm, "verdict": claim_verdict(test["n_cases"], test["mean_diff"], p_holm, m, alpha),
-                        "paper": claim.paper})
+                        "p_holm": p_holm, "verdict": verdict, "paper": claim.paper})
     gains = []
     for a, b in gain_rows:
         test, p_holm = tested[(a, b)], float(adjusted[frozenset((a, b))])

@@ -15,7 +15,8 @@ def _frame() -> pd.DataFrame:
         row = {c: float(i + 1) for c in METRIC_COLUMNS}
         row.update(case_id=case_id, status="ok", error="", dice=0.9 + i / 100, score=70.0 + i)
         rows.append(row)
-    rows[2].update(status="failed", error="InputError: mask on another grid\nmore", **{c: np.nan for c in METRIC_COLUMNS})
+    rows[2].update(status="failed", error="InputError: mask on another grid\nmore",
+                   **{c: np.nan for c in METRIC_COLUMNS})
     return pd.DataFrame(rows)
 
 
