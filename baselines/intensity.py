@@ -48,7 +48,11 @@ DEFAULTS: dict[str, Any] = {
     "regrow_steps": 3,  # geodesic dilation steps back into the candidates after the opening
     "closing_mm": 10.0,
     "softness_mm": 2.0,
-    "median": True,  # a 3x3 in-plane median on the coarse grid before thresholding  # logistic scale of the soft map
+    "median": True,  # a 3x3 in-plane median on the coarse grid before thresholding
+    "min_liver_hu": 30.0,  # seed voxels below this are fluid (effusion, bile, ascites), never liver
+    "lesion_fill_mm": 15.0,  # per-slice closing radius that turns border lesions into holes (0 = off)
+    "lesion_min_hu": 20.0,  # what that closing may add: hypodense tissue above this, not fat or fluid
+    "border_band_mm": 4.0,  # final border decided on the native grid within this distance (0 = off)
 }
 
 
@@ -56,7 +60,7 @@ class IntensityBaseline(Segmenter):
     """Seeded thresholding with morphology; no training. See the module docstring."""
 
     name = "intensity"
-    version = "1"
+    version = "2"
     trainable = False
     fit_resources = Resources(num_cpus=1, memory_gb=1.0)
     predict_resources = Resources(num_cpus=1, memory_gb=2.0)
@@ -67,7 +71,8 @@ class IntensityBaseline(Segmenter):
         "window_lo_sigma": Param(float, gt=0), "window_hi_sigma": Param(float, gt=0),
         "min_spread_hu": Param(float, gt=0), "max_spread_hu": Param(float, gt=0), "opening_mm": Param(float, ge=0),
         "regrow_steps": Param(int, ge=0), "closing_mm": Param(float, ge=0), "softness_mm": Param(float, gt=0),
-        "median": Param(bool),
+        "median": Param(bool), "min_liver_hu": Param(float), "lesion_fill_mm": Param(float, ge=0),
+        "lesion_min_hu": Param(float), "border_band_mm": Param(float, ge=0),
     }
 
     def __init__(self, **params: Any) -> None:
@@ -107,9 +112,38 @@ def segment(array: np.ndarray, spacing, cfg: dict[str, Any] | None = None, where
     factors = tuple(max(1, int(round(cfg["target_spacing_mm"] / s))) for s in spacing)
     coarse = block_mean(array, factors)
     coarse_spacing = tuple(s * f for s, f in zip(spacing, factors))
-    mask = segment_coarse(coarse, coarse_spacing, cfg, debug)
+    info: dict = {} if debug is None else debug
+    mask = segment_coarse(coarse, coarse_spacing, cfg, info)
     soft = soft_map(mask, coarse_spacing, cfg["softness_mm"])
-    return upsample_prob(soft, factors, array.shape)
+    prob = upsample_prob(soft, factors, array.shape)
+    if cfg["border_band_mm"] > 0 and mask.any():
+        refine_border(prob, array, spacing, info["window"], cfg)
+    return prob
+
+
+def refine_border(prob: np.ndarray, array: np.ndarray, spacing, window, cfg) -> None:
+    """Decide the border on the native grid, in place: the coarse grid puts it 1-2 mm too far in.
+
+    Within `border_band_mm` of the coarse border (read off the soft map, which is a logistic of
+    the signed distance), a voxel is liver when its 3x3 in-plane mean is in the window widened by
+    one spread below (partial volume at the border darkens the liver), and not liver when it is far
+    below. Only P crosses 0.5; the soft band around the border stays.
+    """
+    lo, hi, mode, spread = window
+    t = float(np.tanh(cfg["border_band_mm"] / (2.0 * cfg["softness_mm"])))
+    p_out, p_in = 0.5 * (1.0 - t), 0.5 * (1.0 + t)
+    band = (prob > p_out) & (prob < p_in)
+    if not band.any():  # voxels coarser than the band: nothing to decide
+        return
+    idx = tuple(np.nonzero(band.any(axis=tuple(a for a in range(3) if a != ax)))[0] for ax in range(3))
+    box = tuple(slice(i[0], i[-1] + 1) for i in idx)
+    p = prob[box]
+    local = ndi.uniform_filter(array[box].astype(np.float32), size=(1, 3, 3))
+    b = band[box]
+    grow = b & (p < 0.5) & (local >= lo - spread) & (local <= hi)
+    shrink = b & (p >= 0.5) & (local < lo - 3.0 * spread)
+    p[grow] = 0.51
+    p[shrink] = 0.49
 
 
 def block_mean(array: np.ndarray, factors) -> np.ndarray:
@@ -233,7 +267,20 @@ def lung_mask(coarse: np.ndarray, body: np.ndarray, spacing, air_hu: float) -> n
     return keep[labels]
 
 
-def seed_region(coarse: np.ndarray, body: np.ndarray, lungs: np.ndarray, spacing, depth_mm) -> np.ndarray:
+def with_effusion(right_lung: np.ndarray, coarse: np.ndarray, region: np.ndarray, fluid_max_hu: float) -> np.ndarray:
+    """The right lung plus the fluid that touches it within `region` (a pleural effusion).
+
+    An effusion fills the posterior costophrenic recess with 0-25 HU fluid; the diaphragm, and so
+    the liver, is under the fluid, not under the aerated lung. Liver (>= 40 HU native) and the
+    diaphragm's muscle stop the growth.
+    """
+    calm = ndi.median_filter(coarse, size=3)  # noise of 15-20 HU would break the fluid up
+    fluid = region & (calm >= -40.0) & (calm < fluid_max_hu)
+    return ndi.binary_propagation(right_lung, mask=fluid | right_lung)
+
+
+def seed_region(coarse: np.ndarray, body: np.ndarray, lungs: np.ndarray, spacing, depth_mm,
+                fluid_max_hu: float = 30.0) -> np.ndarray:
     """Voxels that are liver in nearly every abdomen: just below the right hemidiaphragm."""
     nz = coarse.shape[0]
     xs = np.nonzero(body.any(axis=(0, 1)))[0]
@@ -247,16 +294,17 @@ def seed_region(coarse: np.ndarray, body: np.ndarray, lungs: np.ndarray, spacing
     z_idx = np.arange(nz)[:, None, None]
     # The liver is on the patient's right (small x) and in front of the kidneys/spine.
     right_front = (x_idx < x_mid) & (y_idx < y_front + 0.7 * (y_back - y_front))
-    soft = body & ~lungs & (coarse > -30) & (coarse < 300)
+    soft = body & ~lungs & (coarse > fluid_max_hu) & (coarse < 300)
 
     right_lung = lungs & right_front
     if right_lung.sum() * np.prod(spacing) / 1000.0 > 5.0:
-        column = right_lung.any(axis=0)
+        pleura = with_effusion(right_lung, coarse, body & right_front, fluid_max_hu)
+        column = pleura.any(axis=0)
         # Stay away from the chest wall and the lung's edge, where ribs and muscle lie.
         inner = ndi.binary_erosion(column, structure=ball(10.0, spacing[1:]), border_value=0)
         if inner.sum() >= 10:
             column = inner
-        base = np.where(column, np.argmax(right_lung, axis=0), -1)  # lowest lung voxel per column
+        base = np.where(column, np.argmax(pleura, axis=0), -1)  # lowest lung (or effusion) voxel per column
         d1, d2 = (int(round(d / spacing[0])) for d in depth_mm)
         seed = column[None] & (z_idx <= base[None] - d1) & (z_idx >= base[None] - d2) & soft
         if seed.sum() * np.prod(spacing) / 1000.0 > 5.0:
@@ -267,16 +315,33 @@ def seed_region(coarse: np.ndarray, body: np.ndarray, lungs: np.ndarray, spacing
     return soft & right_front & lateral & (z_idx >= top)
 
 
-def intensity_window(coarse: np.ndarray, seed: np.ndarray, cfg) -> tuple[float, float, float]:
-    """(low, high, centre) HU: the seed histogram's mode and a robust spread around it."""
+def intensity_window(coarse: np.ndarray, seed: np.ndarray, cfg) -> tuple[float, float, float, float]:
+    """(low, high, centre, spread) HU: the seed histogram's mode and a robust spread around it.
+
+    The histogram starts at `min_liver_hu`: fluid under the lung (an effusion the seed may reach)
+    is 0-25 HU, below any liver, native or enhanced.
+    """
     values = coarse[seed]
-    hist, edges = np.histogram(values, bins=np.arange(-30.0, 302.0, 2.0))
+    hist, edges = np.histogram(values, bins=np.arange(float(cfg["min_liver_hu"]), 302.0, 2.0))
     smooth = ndi.gaussian_filter1d(hist.astype(float), sigma=3.0)  # 6 HU
     mode = float(edges[np.argmax(smooth)] + 1.0)
     near = values[np.abs(values - mode) < 60.0]
     spread = 1.4826 * float(np.median(np.abs(near - mode))) if near.size else cfg["min_spread_hu"]
     spread = float(np.clip(spread, cfg["min_spread_hu"], cfg["max_spread_hu"]))
-    return mode - cfg["window_lo_sigma"] * spread, mode + cfg["window_hi_sigma"] * spread, mode
+    return mode - cfg["window_lo_sigma"] * spread, mode + cfg["window_hi_sigma"] * spread, mode, spread
+
+
+def border_lesions(liver: np.ndarray, smooth: np.ndarray, spacing, radius_mm: float, min_hu: float,
+                   max_hu: float) -> np.ndarray:
+    """Hypodense lesions that reach the liver's border: the bays a per-slice closing bridges.
+
+    Hole filling closes lesions inside the liver; one that touches the border leaves a bay
+    instead. A 2D closing (per slice: an infinite z spacing makes the ball a disc) spans it;
+    only soft tissue darker than the window but above fat and fluid is taken from the bay.
+    """
+    flat = (1e6, spacing[1], spacing[2])
+    bays = close_mm(liver, radius_mm, flat) & ~liver
+    return bays & (smooth >= min_hu) & (smooth <= max_hu)
 
 
 def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) -> np.ndarray:
@@ -284,10 +349,10 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     if not body.any():
         return np.zeros(coarse.shape, dtype=bool)
     lungs = lung_mask(coarse, body, spacing, cfg["air_hu"])
-    seed = seed_region(coarse, body, lungs, spacing, cfg["seed_depth_mm"])
+    seed = seed_region(coarse, body, lungs, spacing, cfg["seed_depth_mm"], cfg["min_liver_hu"])
     if not seed.any():
         return np.zeros(coarse.shape, dtype=bool)
-    lo, hi, mode = intensity_window(coarse, seed, cfg)
+    lo, hi, mode, spread = intensity_window(coarse, seed, cfg)
     smooth = ndi.median_filter(coarse, size=(1, 3, 3)) if cfg["median"] else coarse
     lung_margin = dilate_mm(lungs, 5.0, spacing)
     candidates = body & ~lung_margin & (smooth >= lo) & (smooth <= hi)
@@ -306,9 +371,11 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
         liver = ndi.binary_dilation(liver, structure=ndi.generate_binary_structure(3, 1),
                                     iterations=int(cfg["regrow_steps"]), mask=candidates)
     liver = close_mm(liver, cfg["closing_mm"], spacing)
+    if cfg["lesion_fill_mm"] > 0:
+        liver |= border_lesions(liver, smooth, spacing, cfg["lesion_fill_mm"], cfg["lesion_min_hu"], hi) & body & ~lung_margin
     liver = ndi.binary_fill_holes(liver)
     liver = fill_holes_slicewise(liver) & body
     if debug is not None:
-        debug.update(body=body, lungs=lungs, seed=seed, window=(lo, hi, mode), candidates=candidates,
+        debug.update(body=body, lungs=lungs, seed=seed, window=(lo, hi, mode, spread), candidates=candidates,
                      opened=opened, liver=liver)
     return liver
