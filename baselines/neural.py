@@ -4,11 +4,12 @@ skeleton around `baselines.training.Trainer`, inference, save and load.
 A subclass provides `presets`, `network_class`, `build_network()` and `run_training(kit)` (its losses and step
 function); see baselines/dou_dsn.py, baselines/di2in.py, baselines/di2in_adv.py.
 
-Resources: `fit_resources`/`predict_resources` declare num_gpus=0 so that a CPU-only machine can
-always schedule the work; `wants_gpu = True` tells the engine these methods use a GPU when one
-is lent (the engine then requests it and passes ctx.device="cuda"); on the CPU they run with
-the `cpu` preset's narrow networks.  Training and inference follow ctx.device; "cuda" without a
-CUDA device falls back to the CPU with a warning.
+Resources: a fit asks for one whole GPU and a prediction actor for half of one (two actors share
+a GPU: whole-volume inference at 3-5 mm uses a fraction of its memory and time).  That is the one
+declaration; the plan decides the rest: where the cluster has GPUs, Ray gives them and
+ctx.device is "cuda"; on a GPU-less cluster the plan drops the GPUs and runs on the CPU when
+`execution.allow_cpu_fallback` (the default), or refuses.  Training and inference follow
+ctx.device; "cuda" without a visible CUDA device falls back to the CPU with a warning.
 
 Saved state (`save(dir)`): `model.pt` (the network's state dict, plain tensors, loaded with
 `torch.load(weights_only=True)`) and `model.json` (method, version, params, resolved config,
@@ -65,9 +66,8 @@ class FitKit:
 class NeuralSegmenter(Segmenter):
     version: ClassVar[str] = "1"
     trainable: ClassVar[bool] = True
-    wants_gpu: ClassVar[bool] = True
-    fit_resources: ClassVar[Resources] = Resources(num_cpus=1, num_gpus=0.0, memory_gb=4.0)
-    predict_resources: ClassVar[Resources] = Resources(num_cpus=1, num_gpus=0.0, memory_gb=4.0)
+    fit_resources: ClassVar[Resources] = Resources(num_cpus=1, num_gpus=1.0, memory_gb=4.0)
+    predict_resources: ClassVar[Resources] = Resources(num_cpus=1, num_gpus=0.5, memory_gb=4.0)
     presets: ClassVar[dict[str, dict[str, Any]]]
     network_class: ClassVar[type]  # the nn.Module class: its `stride` and `probabilities`
     # Declared checks of the shared keys (the run config is checked against them); the resolved

@@ -199,7 +199,8 @@ class PostProcessor(ABC):
     """A refinement: (image, prediction, ctx) -> bool mask on the image grid.
 
     `wants` names extra maps from `Prediction.extras` that it uses when present.
-    `param_grid()` lists candidate parameter dicts for `liverbench tune-refinement`.
+    Tuning (`liverbench tune-refinement`, `tune = true` in a run) searches `param_grid()`
+    exhaustively, or, where `param_space()` gives axes, coordinate-wise (liverbench.tuning).
     """
 
     name: ClassVar[str]
@@ -219,6 +220,14 @@ class PostProcessor(ABC):
     @classmethod
     def param_grid(cls) -> list[dict[str, Any]]:
         return [{}]
+
+    @classmethod
+    def param_space(cls, extras: frozenset[str] = frozenset()) -> dict[str, list[Any]] | None:
+        """Candidate values per parameter for a coordinate search, or None to search
+        `param_grid()`. The first value of each axis is the starting point; an axis named
+        "tau[1]" sets item 1 of the list parameter "tau". `extras`: the extra maps every
+        prediction to tune on has (a refinement can drop axes that would change nothing)."""
+        return None
 
 
 class Dataset(ABC):

@@ -259,7 +259,8 @@ def check_postprocessor(cls: type[PostProcessor], /, *, cases: Sequence[Case] | 
     """Check that `cls(**params)` honours the PostProcessor contract; returns a short report.
 
     Checks: declarations (subclass, `name`, `version`, `resources`, `wants`); `param_grid()` is a
-    non-empty list of JSON-serialisable dicts that all construct; on a phantom, a noisy soft map
+    non-empty list of JSON-serialisable dicts that all construct, and so is every point one axis
+    away from `param_space()`'s start; on a phantom, a noisy soft map
     gives a bool mask on the image grid, the same one twice, leaving the inputs untouched; an
     all-zero map gives an empty mask; a confident 0/1 map of the phantom's liver gives a mask
     with Dice >= 0.99 against it, with and without the extra maps named in `wants`.
@@ -273,6 +274,23 @@ def check_postprocessor(cls: type[PostProcessor], /, *, cases: Sequence[Case] | 
             assert isinstance(entry, dict), f"entry {entry!r} is not a dict"
             json.dumps(entry, sort_keys=True)
             cls(**entry)
+    with _check(cls, "param_space() must be None or axes of JSON-serialisable values whose points construct"):
+        from liverbench.tuning import with_value
+
+        for extras in (frozenset(), frozenset(cls.wants)):
+            space = cls.param_space(extras)
+            if space is None:
+                continue
+            assert isinstance(space, dict) and space and all(isinstance(v, list) and v for v in space.values()), \
+                f"got {space!r}"
+            start: dict[str, Any] = {}
+            for axis, values in space.items():
+                start = with_value(start, axis, values[0])
+            for axis, values in space.items():
+                for value in values:
+                    point = with_value(start, axis, value)
+                    json.dumps(point, sort_keys=True)
+                    cls(**point)
     with _check(cls, f"constructing with params {params}"):
         method = cls(**params)
     _check_params_json(cls, method)

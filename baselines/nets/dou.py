@@ -65,18 +65,19 @@ def channels(width: float) -> list[int]:
 
 
 class DouDSN(nn.Module):
-    """3D DSN; with `deep_supervision=False` in the loss it is the paper's plain "3D CNN".
+    """3D DSN; with `branches=False` it is the paper's plain "3D CNN" (the mainstream alone).
 
     forward(x) returns a dict of 2-class score maps (logits) at the input's size:
-    "main" (last layer), "branch1" (after layer 3) and "branch2" (after layer 6).  The branches
-    are always computed (cheap) so a 3D CNN trained without them still reports them, untrained.
+    "main" (last layer) and, with branches, "branch1" (after layer 3) and "branch2" (after
+    layer 6).  The plain CNN has no branch heads at all, so it can never hand untrained branch
+    maps to the CRF of Eq. 4.
     """
 
     stride = 4  # two 2x2x2 poolings
     n_classes = 2
 
     def __init__(self, width: float = 1.0, init: str = "gaussian", init_std: float = 0.01, batch_norm: bool = False,
-                 deconv_act: bool = True) -> None:
+                 deconv_act: bool = True, branches: bool = True) -> None:
         super().__init__()
         c1, c2, c3, c4 = channels(width)
         k1, k2, k3, k4 = (k for k, _ in CONV_SPECS)
@@ -104,14 +105,18 @@ class DouDSN(nn.Module):
         self.conv6 = _conv(c4, self.n_classes, (1, 1, 1))
         # Deep-supervision heads: "up-scale ... feature volumes using additional deconvolutional
         # layers, and then employ the softmax layer"; the last deconvolution emits the class scores.
-        self.branch1 = _deconv(c2, self.n_classes)
-        self.branch2 = nn.Sequential(_deconv(c4, c4), _deconv(c4, self.n_classes))
+        self.branches = branches
+        if branches:
+            self.branch1 = _deconv(c2, self.n_classes)
+            self.branch2 = nn.Sequential(_deconv(c4, c4), _deconv(c4, self.n_classes))
         init_weights(self, init, init_std, negative_slope=LEAKY_SLOPE)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h3 = self.conv2(self.pool1(self.conv1(x)))
         h6 = self.conv4(self.pool2(self.conv3(h3)))
         main = self.conv6(self.deconv2(self.deconv1(self.conv5(h6))))
+        if not self.branches:
+            return {"main": main}
         return {"main": main, "branch1": self.branch1(h3), "branch2": self.branch2(h6)}
 
     @staticmethod

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -55,6 +59,81 @@ def test_gpu_method_gets_the_logical_gpu(tmp_path, ray_session):
         assert state["gpu_ids"] == ["0"]  # Ray scheduled the fit on the GPU slot
     # torch sees no CUDA device behind the logical GPU, so the work ran on the CPU
     assert (store.rows()["device"] == "cpu").all()
+
+
+def _recording_cnn3d():
+    """A tiny built-in cnn3d that writes, from inside its Ray worker, which GPU Ray gave it and
+    which device reached it in the Context (one JSON file per fit / predict call)."""
+    import ray
+
+    from baselines.dou_dsn import CNN3D
+    from liverbench.plugin import Param
+
+    def record(log_dir, stage, ctx):
+        entry = {"stage": stage, "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "device": ctx.device,
+                 "pid": os.getpid()}
+        (Path(log_dir) / f"{stage}-{os.getpid()}-{time.monotonic_ns()}.json").write_text(json.dumps(entry))
+
+    class RecordingCNN3D(CNN3D):
+        name = "rec-cnn3d"
+        param_checks = {**CNN3D.param_checks, "log_dir": Param(str)}
+
+        def __init__(self, log_dir: str = "", **params):
+            super().__init__(**params)
+            self.params["log_dir"] = log_dir
+
+        def fit(self, train, val, ctx):
+            record(self.params["log_dir"], "fit", ctx)
+            super().fit(train, val, ctx)
+
+        def predict(self, image, ctx):
+            record(self.params["log_dir"], "predict", ctx)
+            return super().predict(image, ctx)
+
+    return RecordingCNN3D
+
+
+def test_neural_method_fits_and_predicts_on_the_gpu_ray_gives_it(tmp_path, ray_session):
+    from liverbench import registry
+
+    cls = _recording_cnn3d()
+    registry.register("segmenter", cls.name, cls, replace=True)
+    log = tmp_path / "gpu-log"
+    log.mkdir()
+    params = {"log_dir": str(log), "preset": "cpu", "iterations": 2, "width": 0.25, "spacing_mm": 8.0,
+              "patch": [16, 32, 32], "val_patches": 0}
+    cfg = config(tmp_path, name="gpu-neural", methods=[{"name": cls.name, "params": params}], split=ONE_FOLD,
+                 execution=RAY)
+    planned = runner.dry_run(cfg, out=io.StringIO())
+    assert planned.fits[0].device == "cuda" and planned.fits[0].fit_resources.num_gpus == 1
+    assert planned.fits[0].predict_resources.num_gpus > 0
+    assert "on cuda" in planned.summary()
+    out = runner.run(cfg, quiet=True)
+    assert out.exit_code == 0, out.summary()
+    entries = [json.loads(f.read_text()) for f in log.iterdir()]
+    assert {e["stage"] for e in entries} == {"fit", "predict"}
+    # Ray scheduled the fit task and the prediction actors on the (logical) GPU, and the planned
+    # device reached the method; torch sees no CUDA behind it, so the method fell back to the CPU
+    assert all(e["gpu_ids"] == ["0"] and e["device"] == "cuda" for e in entries), entries
+    rows = ResultStore(out.run_dir).rows()
+    assert (rows["status"] == "ok").all() and (rows["device"] == "cpu").all()
+
+
+def test_neural_methods_fall_back_to_the_cpu_without_gpus(tmp_path):
+    from baselines.dou_dsn import CNN3D
+    from liverbench.errors import ConfigError
+    from liverbench.plan import build_plan
+
+    assert CNN3D.fit_resources.num_gpus == 1  # what it declares; the plan decides the rest
+    cfg = config(tmp_path, methods=[{"name": "cnn3d", "params": {"preset": "cpu"}}], split=ONE_FOLD)
+    folds = [{"fold": 0, "train": ["eng-000", "eng-001"], "val": [], "test": ["eng-002"]}]
+    plan = build_plan(cfg, folds, "fp", None, available_gpus=0.0)
+    assert plan.fits[0].device == "cpu" and plan.fits[0].fit_resources.num_gpus == 0
+    assert plan.fits[0].predict_resources.num_gpus == 0 and "allow_cpu_fallback" in " ".join(plan.notes)
+    strict = config(tmp_path, methods=[{"name": "cnn3d", "params": {"preset": "cpu"}}], split=ONE_FOLD,
+                    execution={"allow_cpu_fallback": False})
+    with pytest.raises(ConfigError, match="allow_cpu_fallback"):
+        build_plan(strict, folds, "fp", None, available_gpus=0.0)
 
 
 def _refine_log(tmp_path, name, method, refine_in):

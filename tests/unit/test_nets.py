@@ -34,6 +34,14 @@ def test_dou_dsn_layers_and_shapes():
         assert v.shape == (2, 1, 12, 20, 24) and float(v.min()) >= 0 and float(v.max()) <= 1
 
 
+def test_plain_cnn_has_no_branch_heads():
+    plain, dsn = DouDSN(width=0.25, branches=False), DouDSN(width=0.25)
+    assert not any(k.startswith("branch") for k in plain.state_dict())
+    assert any(k.startswith("branch") for k in dsn.state_dict())
+    with torch.no_grad():
+        assert set(plain(torch.rand(1, 1, 8, 16, 16))) == {"main"}
+
+
 def test_deconvolutions_are_nonlinear_unless_asked():
     def has_act(net):
         return [any(isinstance(m, torch.nn.LeakyReLU) for m in d) for d in (net.deconv1, net.deconv2)]

@@ -112,12 +112,25 @@ def test_bad_parameters_are_rejected():
         DenseCRF(theta=3)
 
 
-@pytest.mark.parametrize("cls", [DenseCRF, GraphCut])
-def test_param_grid_is_constructible(cls):
-    grid = cls.param_grid()
+def test_graphcut_param_grid_is_constructible():
+    grid = GraphCut.param_grid()
     assert len(grid) >= 4
     for params in grid:
-        cls(**params)
+        GraphCut(**params)
+
+
+def test_densecrf_search_space_points_construct():
+    # the CRF is tuned by a coordinate search over param_space (liverbench.tuning), not a grid
+    from liverbench.tuning import with_value
+
+    space = DenseCRF.param_space(frozenset({"branch1", "branch2"}))
+    start: dict = {}
+    for axis, values in space.items():
+        start = with_value(start, axis, values[0])
+    assert start["tau"] == [0.2, 0.2]
+    for axis, values in space.items():
+        for value in values:
+            DenseCRF(**with_value(start, axis, value))
 
 
 def test_graphcut_band_matches_full_graph_when_wide(phantom):
