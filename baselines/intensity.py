@@ -267,21 +267,13 @@ def lung_mask(coarse: np.ndarray, body: np.ndarray, spacing, air_hu: float) -> n
     return keep[labels]
 
 
-def with_effusion(right_lung: np.ndarray, coarse: np.ndarray, region: np.ndarray, fluid_max_hu: float) -> np.ndarray:
-    """The right lung plus the fluid that touches it within `region` (a pleural effusion).
-
-    An effusion fills the posterior costophrenic recess with 0-25 HU fluid; the diaphragm, and so
-    the liver, is under the fluid, not under the aerated lung. Liver (>= 40 HU native) and the
-    diaphragm's muscle stop the growth.
-    """
-    calm = ndi.median_filter(coarse, size=3)  # noise of 15-20 HU would break the fluid up
-    fluid = region & (calm >= -40.0) & (calm < fluid_max_hu)
-    return ndi.binary_propagation(right_lung, mask=fluid | right_lung)
-
-
 def seed_region(coarse: np.ndarray, body: np.ndarray, lungs: np.ndarray, spacing, depth_mm,
                 fluid_max_hu: float = 30.0) -> np.ndarray:
-    """Voxels that are liver in nearly every abdomen: just below the right hemidiaphragm."""
+    """Voxels that are liver in nearly every abdomen: just below the right hemidiaphragm.
+
+    Only tissue above `fluid_max_hu`: a pleural effusion under the lung (0-25 HU) would otherwise
+    fill the seed and pull the window onto fluid.
+    """
     nz = coarse.shape[0]
     xs = np.nonzero(body.any(axis=(0, 1)))[0]
     ys = np.nonzero(body.any(axis=(0, 2)))[0]
@@ -298,13 +290,12 @@ def seed_region(coarse: np.ndarray, body: np.ndarray, lungs: np.ndarray, spacing
 
     right_lung = lungs & right_front
     if right_lung.sum() * np.prod(spacing) / 1000.0 > 5.0:
-        pleura = with_effusion(right_lung, coarse, body & right_front, fluid_max_hu)
-        column = pleura.any(axis=0)
+        column = right_lung.any(axis=0)
         # Stay away from the chest wall and the lung's edge, where ribs and muscle lie.
         inner = ndi.binary_erosion(column, structure=ball(10.0, spacing[1:]), border_value=0)
         if inner.sum() >= 10:
             column = inner
-        base = np.where(column, np.argmax(pleura, axis=0), -1)  # lowest lung (or effusion) voxel per column
+        base = np.where(column, np.argmax(right_lung, axis=0), -1)  # lowest lung voxel per column
         d1, d2 = (int(round(d / spacing[0])) for d in depth_mm)
         seed = column[None] & (z_idx <= base[None] - d1) & (z_idx >= base[None] - d2) & soft
         if seed.sum() * np.prod(spacing) / 1000.0 > 5.0:

@@ -1,24 +1,51 @@
 """Accuracy and speed of the learning-free `intensity` baseline.
 
-Every case of shared/data/real (RealDataset) and synthetic "small" phantoms: Dice, the SLiver07
-score and the five metrics (liverbench.metrics.evaluate), seconds of `predict` per case (one
-core: run with OMP_NUM_THREADS=1).
+Every case of shared/data/real (RealDataset), synthetic "small" phantoms, and phantoms drawn with
+each failure mode of `liverbench.phantom.failure_modes` (effusion, gas loop, border lesion, thin
+left lobe, thick slices): Dice, the SLiver07 score and the five metrics
+(liverbench.metrics.evaluate), seconds of `predict` per case (one core: run with
+OMP_NUM_THREADS=1). `--timing` adds the median time on a 512x512x150 case (ircadb1_01 padded in
+memory from 129 to 150 slices). `--rev REV` scores the baseline as committed at git revision REV
+(before/after comparisons side by side).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/baseline_accuracy.py [--phantoms 6]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/baseline_accuracy.py [--phantoms 6] [--modes 1,3,6] [--timing 3] [--rev HEAD~1]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
+import sys
 import time
+import types
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from baselines.intensity import IntensityBaseline
 from liverbench.datasets.real import RealDataset
 from liverbench.metrics import evaluate
-from liverbench.phantom import make_phantom
+from liverbench.phantom import generate_phantom, make_phantom
+from liverbench.phantom.failure_modes import FAILURE_MODES, with_failure_mode
 from liverbench.plugin import Context
+from liverbench.volume import Volume
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def baseline_at(rev: str | None):
+    """IntensityBaseline as in the working tree, or as committed at `rev`."""
+    if not rev:
+        return IntensityBaseline()
+    source = subprocess.run(["git", "show", f"{rev}:baselines/intensity.py"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType(f"intensity_at_{rev}")
+    module.__file__ = f"{rev}:baselines/intensity.py"
+    sys.modules[module.__name__] = module  # dataclasses and typing look the module up
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module.IntensityBaseline()
 
 
 def measure(case, model) -> dict:
@@ -31,21 +58,48 @@ def measure(case, model) -> dict:
             "voe": m["voe"], "rvd": m["rvd"], "asd": m["asd"], "rmsd": m["rmsd"], "maxd": m["maxd"], "seconds": seconds}
 
 
+def timing(model, repeats: int) -> float:
+    """Median predict seconds on ircadb1_01 edge-padded in z to 512x512x150 (in memory only)."""
+    case = RealDataset().load("ircadb1_01")
+    array = case.image.array
+    padded = np.pad(array, ((0, 150 - array.shape[0]), (0, 0), (0, 0)), mode="edge")
+    volume = Volume(padded, case.image.spacing)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(volume, Context(case_id="ircadb1_01-150"))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phantoms", type=int, default=6, help="synthetic 'small' phantoms, seeds 0..N-1")
+    parser.add_argument("--modes", default="", help="comma-separated phantom seeds drawn with every failure mode")
+    parser.add_argument("--timing", type=int, default=0, help="repeats of the 512x512x150 timing (0 = skip)")
+    parser.add_argument("--rev", default="", help="git revision of baselines/intensity.py to score instead")
+    parser.add_argument("--no-real", action="store_true", help="skip shared/data/real")
     args = parser.parse_args()
-    model = IntensityBaseline()
+    model = baseline_at(args.rev or None)
+    print(f"intensity version {model.version} ({args.rev or 'working tree'})", flush=True)
     rows = []
-    real = RealDataset()
-    for case_id in real.case_ids():
-        rows.append(measure(real.load(case_id), model))
-        print(rows[-1], flush=True)
+    if not args.no_real:
+        real = RealDataset()
+        for case_id in real.case_ids():
+            rows.append(measure(real.load(case_id), model))
+            print(rows[-1], flush=True)
     for seed in range(args.phantoms):
         rows.append(measure(make_phantom(seed, preset="small"), model))
         print(rows[-1], flush=True)
-    table = pd.DataFrame(rows)
-    print(markdown(table))
+    for seed in (int(s) for s in args.modes.split(",") if s.strip()):
+        phantom = generate_phantom(seed, "small")
+        for mode in FAILURE_MODES:
+            rows.append(measure(with_failure_mode(phantom, mode), model))
+            print(rows[-1], flush=True)
+    if rows:
+        print(markdown(pd.DataFrame(rows)))
+    if args.timing:
+        print(f"512x512x150 (ircadb1_01 padded): median {timing(model, args.timing):.2f} s over {args.timing} runs")
 
 
 def markdown(table: pd.DataFrame) -> str:
