@@ -234,7 +234,7 @@ class ResultStore:
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # noqa: BLE001 -- pyarrow raises several types for one cause: a bad file
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = (str(exc).splitlines()[0] if str(exc) else type(exc).__name__).replace(f" '{path}'", "")
             warnings.warn(f"{path}: empty or corrupt result part skipped ({reason}); its rows will be recomputed",
                           stacklevel=3)
             return None
