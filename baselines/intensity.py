@@ -45,12 +45,12 @@ DEFAULTS: dict[str, Any] = {
     "min_spread_hu": 10.0,
     "max_spread_hu": 15.0,  # wider windows leak into muscle and kidney on noisy scans
     "opening_mm": 12.0,  # radius of the ball that cuts bridges to neighbours
-    "regrow_steps": 3,  # geodesic dilation steps back into the candidates after the opening
-    "closing_mm": 10.0,
+    "regrow_steps": 4,  # geodesic dilation steps back into the candidates after the opening
+    "closing_mm": 15.0,  # only tissue in [lesion_min_hu, window high] is added by it
     "softness_mm": 2.0,
     "median": True,  # a 3x3 in-plane median on the coarse grid before thresholding
     "min_liver_hu": 30.0,  # seed voxels below this are fluid (effusion, bile, ascites), never liver
-    "lesion_fill_mm": 15.0,  # per-slice closing radius that turns border lesions into holes (0 = off)
+    "lesion_fill_mm": 25.0,  # per-slice closing radius that turns border lesions into holes (0 = off)
     "lesion_min_hu": 20.0,  # what that closing may add: hypodense tissue above this, not fat or fluid
     "border_band_mm": 4.0,  # final border decided on the native grid within this distance (0 = off)
 }
@@ -365,7 +365,9 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     if cfg["regrow_steps"] > 0:
         liver = ndi.binary_dilation(liver, structure=ndi.generate_binary_structure(3, 1),
                                     iterations=int(cfg["regrow_steps"]), mask=candidates)
-    liver = close_mm(liver, cfg["closing_mm"], spacing)
+    # The closing bridges notches and vessels at the border; what it adds must be tissue, not
+    # the fat and bright portal/caval blood in the hilum's mouth (SLiver07 leaves those out).
+    liver |= close_mm(liver, cfg["closing_mm"], spacing) & (smooth >= cfg["lesion_min_hu"]) & (smooth <= hi)
     if cfg["lesion_fill_mm"] > 0:
         liver |= border_lesions(liver, smooth, spacing, cfg["lesion_fill_mm"], cfg["lesion_min_hu"], hi) & body & ~lung_margin
     liver = ndi.binary_fill_holes(liver)
