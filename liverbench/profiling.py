@@ -57,6 +57,17 @@ def _open_dataset(name: str, params: dict[str, Any] | None, n_needed: int):
         raise ConfigError(f"--dataset-params: dataset {name!r} rejected {params!r}: {exc}") from exc
 
 
+def _refinement(name: str, params: dict[str, Any] | None):
+    from liverbench import registry
+
+    try:
+        return registry.get_postprocessor(name)(**(params or {}))
+    except ParamError as exc:
+        raise ConfigError(f"--refine-params.{exc.param}: {exc.problem}") from exc
+    except TypeError as exc:
+        raise ConfigError(f"--refine-params: {name} rejected {params!r}: {exc}") from exc
+
+
 def get_model(method: str, params: dict[str, Any], model_dir: str | None, ds, fit_ids: list[str], device: str):
     """(model, seconds to fit or load): a saved model, else one fitted here (if trainable)."""
     from liverbench import registry
@@ -72,6 +83,8 @@ def get_model(method: str, params: dict[str, Any], model_dir: str | None, ds, fi
     else:
         try:
             model = cls(**params)
+        except ParamError as exc:
+            raise ConfigError(f"--params.{exc.param}: {exc.problem}") from exc
         except TypeError as exc:
             raise ConfigError(f"--params: {method} rejected {params!r}: {exc}") from exc
         if cls.trainable:
@@ -92,6 +105,7 @@ def profile(method: str, *, params: dict[str, Any] | None = None, refine: str | 
 
     if cases < 1 or repeats < 1:
         raise ConfigError("--cases and --repeats must be >= 1")
+    pp = _refinement(refine, refine_params) if refine else None  # bad params fail before any work
     device = _device()
     trainable = registry.get_segmenter(method).trainable and not model_dir
     ds = _open_dataset(dataset, dataset_params, cases + (fit_cases if trainable else 0))
@@ -101,7 +115,6 @@ def profile(method: str, *, params: dict[str, Any] | None = None, refine: str | 
     test_ids = ids[:cases]
     model, t_model = get_model(method, params or {}, model_dir, ds, ids[cases:cases + fit_cases] if trainable else [],
                                device)
-    pp = registry.get_postprocessor(refine)(**(refine_params or {})) if refine else None
     rows = []
     first = True
     for cid in test_ids:
@@ -175,7 +188,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from liverbench import registry
     from liverbench.tuning import tune_refinement
 
+    from liverbench.config import TUNING_METRICS
+
     registry.get_postprocessor(args.postprocessor)  # unknown names fail before any work
+    if args.metric not in TUNING_METRICS:
+        raise ConfigError(f"--metric: unknown metric {args.metric!r}; choose one of {', '.join(sorted(TUNING_METRICS))}")
     device = _device()
     trainable = registry.get_segmenter(args.method).trainable and not args.model
     ds = _open_dataset(args.dataset, args.dataset_params, args.cases + (args.fit_cases if trainable else 0))

@@ -178,6 +178,8 @@ def _execute(cfg, spec: WorkSpec, store: ResultStore, plan: Plan, executor: Exec
              retry_failed: bool, quiet: bool) -> RunOutcome:
     ex = cfg["execution"]
     outcome = RunOutcome(run_dir=store.run_dir, plan=plan)
+    for note in store.tidy():  # what an interrupted run left: moved aside or kept, said once
+        print(f"note: {note}", file=sys.stderr)
     status = store.row_status()
     todo = [r for r in plan.rows if status.get(r.row_key) is None or (status[r.row_key] == "failed" and retry_failed)]
     outcome.skipped = len(plan.rows) - len(todo)

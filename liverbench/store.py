@@ -176,10 +176,14 @@ class ResultStore:
     def flush(self) -> Path | None:
         if not self._buffer:
             return None
+        path = self._write_part()
+        self._close_journal(delete=True)  # the part holds its rows now
+        return path
+
+    def _write_part(self) -> Path:
+        """The buffered rows as a new Parquet part (temp file + fsync + rename)."""
         df = rows_frame(self._buffer)
         self.results_dir.mkdir(parents=True, exist_ok=True)
-        import time
-
         path = self.results_dir / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=self.results_dir)
         os.close(fd)
@@ -192,7 +196,6 @@ class ResultStore:
             _unlink(tmp)
             raise
         self._buffer.clear()
-        self._close_journal(delete=True)  # the part holds its rows now
         return path
 
     def _close_journal(self, delete: bool) -> None:
@@ -244,6 +247,37 @@ class ResultStore:
                           "its rows will be recomputed", stacklevel=3)
             return None
         return frame
+
+    def tidy(self) -> list[str]:
+        """For the writer, at the start of a run (under the run lock): move unreadable parts
+        to `results/unreadable/` (so they warn once, not on every read) and fold the journals a
+        killed run left into one part. Returns what it did, one line each."""
+        done: list[str] = []
+        if not self.results_dir.is_dir():
+            return done
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for part in self._parts():
+                if self._read_source(part) is None:
+                    target = self.results_dir / "unreadable" / part.name
+                    target.parent.mkdir(exist_ok=True)
+                    os.replace(part, target)
+                    done.append(f"{part}: empty or corrupt, moved to {target}; its rows are computed again")
+            journals = sorted((j for j in self.results_dir.glob("journal-*.jsonl") if j != self._journal_path),
+                              key=_write_order)
+            frames = [self._read_source(j) for j in journals]
+        frames = [f for f in frames if f is not None and len(f)]
+        if frames:
+            self._buffer.extend(pd.concat(frames, ignore_index=True).to_dict("records"))
+            n = len(self._buffer)
+            self._write_part()
+            done.append(f"{self.results_dir}: {n} row(s) journaled by an interrupted run kept")
+        for j in journals:
+            _unlink(j)
+        if not done:  # nothing moved: let the read warnings (e.g. cut journal lines) through
+            for w in caught:
+                warnings.warn(w.message, stacklevel=2)
+        return done
 
     def rows(self, include_superseded: bool = False) -> pd.DataFrame:
         """All stored rows, one per row_key (the latest written wins)."""

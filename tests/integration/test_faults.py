@@ -269,6 +269,7 @@ def test_sigkill_keeps_every_finished_row_and_leaves_no_ray_process(tmp_path, ba
     assert resumed.exit_code == 0 and resumed.skipped == len(stored)
     rows = ResultStore(run_dir).rows(include_superseded=True)
     assert len(rows) == len(resumed.plan.rows) and rows["row_key"].is_unique
+    assert not list((run_dir / "results").glob("journal-*")), "the killed run's journal is folded into a part"
 
 
 # --- 6. an empty or corrupt result part -------------------------------------------------------
@@ -287,10 +288,15 @@ def test_empty_or_corrupt_part_is_skipped_with_a_warning_and_recomputed(tmp_path
     with pytest.warns(UserWarning, match=f"{parts[0].name}: empty or corrupt result part skipped"):
         assert cli.main(["run", str(cfg), "--dry-run"]) == cli.EXIT_OK
     with pytest.warns(UserWarning, match=parts[1].name):
-        again = runner.run(load_config(cfg), quiet=True)
+        assert ResultStore(run_dir).rows()["row_key"].is_unique
+    capsys.readouterr()
+    again = runner.run(load_config(cfg), quiet=True)  # the writer moves them aside, once
+    err = capsys.readouterr().err
     assert again.exit_code == 0 and again.computed >= 2 and again.n_ok == len(again.plan.rows)
-    with pytest.warns(UserWarning):
-        assert cli.main(["report", str(run_dir), "--out", str(tmp_path / "report"), "--formats", "md,csv"]) == 0
+    for part in parts[:2]:
+        assert f"{part}: empty or corrupt, moved to" in err
+        assert not part.exists() and (run_dir / "results" / "unreadable" / part.name).exists()
+    assert cli.main(["report", str(run_dir), "--out", str(tmp_path / "report"), "--formats", "md,csv"]) == 0
     assert "Traceback" not in capsys.readouterr().err
 
 
@@ -365,3 +371,18 @@ def test_volume_files_that_are_folders_empty_or_mis_sized_are_refused_by_name(tm
         read_volume(mhd)
     mhd.write_text(header)
     assert read_volume(mhd).shape == (4, 5, 6)
+
+
+def test_a_journal_line_cut_by_a_kill_is_skipped_and_the_rest_kept(tmp_path):
+    store = ResultStore(tmp_path)
+    for key in ("a", "b"):
+        store.append({"row_key": key, "status": "ok", "score": 80.0, "fold": 0, "seed": 0})
+    (journal,) = (tmp_path / "results").glob("journal-*.jsonl")
+    with journal.open("a") as f:
+        f.write('{"row_key": "c", "status": "o')  # what SIGKILL mid-write leaves
+    with pytest.warns(UserWarning, match=f"{journal.name}: skipped 1 incomplete journal line"):
+        assert sorted(ResultStore(tmp_path).rows()["row_key"]) == ["a", "b"]
+    fresh = ResultStore(tmp_path)  # the next run, under the lock
+    assert fresh.tidy() == [f"{tmp_path / 'results'}: 2 row(s) journaled by an interrupted run kept"]
+    assert not list((tmp_path / "results").glob("journal-*"))
+    assert sorted(ResultStore(tmp_path).rows()["row_key"]) == ["a", "b"]
