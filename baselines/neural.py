@@ -84,7 +84,8 @@ class NeuralSegmenter(Segmenter):
         "amp": Param(bool), "max_voxels": Param(int, ge=1),
         "tile": Param((int, list), gt=0, length=3, item=Param(int, gt=0)), "overlap": Param(float, ge=0, lt=1),
         "blend": Param(str, choices=("gaussian", "uniform")), "lr_gamma": Param(float, gt=0, le=1),
-        "batch_norm": Param(bool),
+        "batch_norm": Param(bool), "balance": Param(str, choices=("case", "dataset")),
+        "augment_noise": Param(float, ge=0, lt=1), "augment_zoom": Param(float, ge=0, lt=1),
     }
 
     def __init__(self, **params: Any) -> None:

@@ -386,3 +386,20 @@ def test_a_journal_line_cut_by_a_kill_is_skipped_and_the_rest_kept(tmp_path):
     assert fresh.tidy() == [f"{tmp_path / 'results'}: 2 row(s) journaled by an interrupted run kept"]
     assert not list((tmp_path / "results").glob("journal-*"))
     assert sorted(ResultStore(tmp_path).rows()["row_key"]) == ["a", "b"]
+
+
+def test_every_parameter_of_every_built_in_plugin_has_a_declared_check():
+    """A new key added to a built-in's defaults or presets must come with its check."""
+    import baselines.intensity as intensity
+    from baselines.densecrf import DenseCRF
+    from baselines.graphcut import GraphCut
+    from liverbench import registry
+
+    keys = {intensity.IntensityBaseline: set(intensity.DEFAULTS), GraphCut: set(GraphCut.DEFAULTS),
+            DenseCRF: set(DenseCRF.DEFAULTS), registry.get_postprocessor("threshold"): {"level"},
+            registry.get_segmenter("precomputed"): {"dir", "pattern"}}
+    for name in ("cnn3d", "dsn3d", "di2in", "di2in-adv"):
+        cls = registry.get_segmenter(name)
+        keys[cls] = {"preset"}.union(*(set(p) for p in cls.presets.values()))
+    for cls, names in keys.items():
+        assert not names - set(cls.param_checks), f"{cls.name}: no declared check for {sorted(names - set(cls.param_checks))}"
