@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -125,7 +126,18 @@ def _method_args(p: argparse.ArgumentParser, positional: bool = True) -> None:
                    help="dataset parameters (default for synthetic: small phantoms)")
 
 
+_default_format_warning = warnings.formatwarning
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    # liverbench's own warnings name their file already: one plain line, no source excerpt
+    if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parent):
+        return f"liverbench: warning: {message}\n"
+    return _default_format_warning(message, category, filename, lineno, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _format_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -230,7 +230,8 @@ class Predictor:
             self.model = load_model(spec.segmenters[job.method], root)
             self.t_load = time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 -- reported on every case it would have predicted
-            self.error = f"loading {job.method} (fold {job.fold}, seed {job.seed}) failed: {error_text(exc)}"
+            self.error = (f"loading {job.method} (fold {job.fold}, seed {job.seed}, saved in fits/{job.fit_key}) "
+                          f"failed: {error_text(exc)}")
         self.cold = True
 
     def ready(self) -> bool:
