@@ -272,6 +272,28 @@ def test_sigkill_keeps_every_finished_row_and_leaves_no_ray_process(tmp_path, ba
     assert not list((run_dir / "results").glob("journal-*")), "the killed run's journal is folded into a part"
 
 
+def test_a_ray_run_that_ends_leaves_no_ray_process(tmp_path):
+    from liverbench.ray_reaper import descendants, process_table
+
+    cfg = write_config(tmp_path, "ends", n_cases=2, backend="ray", execution="num_cpus = 1")
+    proc = start_driver(cfg)
+    seen: dict[int, str] = {}
+    while proc.poll() is None:  # note every process the driver starts, as the watchdog does
+        seen.update(descendants(proc.pid, process_table()))
+        time.sleep(0.1)
+    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+    proc.stderr.close()
+    assert len(seen) >= 2, "the driver should have started Ray"
+    deadline = time.monotonic() + 10
+    while True:
+        table = process_table()
+        left = [p for p, start in seen.items() if p in table and table[p][1] == start]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not left, f"Ray processes left 10 s after the run ended: {left}"
+
+
 # --- 6. an empty or corrupt result part -------------------------------------------------------
 
 
