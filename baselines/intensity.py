@@ -9,16 +9,22 @@ deliberately simple and fast:
 3. Lungs: air inside the body that reaches the top of the scan (or is large). The right lung
    (patient's right = small x in liverbench's canonical orientation) gives the diaphragm: for
    every (y, x) column under it, the lowest lung voxel marks the dome.
-4. Seed region: soft tissue 1.5-5 cm below the right lung's base, in the anterior part of the
-   body -- the liver dome sits right there. Without lungs in the field of view (a scan that starts
-   below them) the seed falls back to the right anterior quadrant of the topmost slices.
-5. HU window: from the seed's intensity histogram (its median and a robust spread), so contrast
-   and native scans get their own window.
+4. Seed region: soft tissue (above 30 HU, so never pleural fluid) 1.5-5 cm below the right
+   lung's base, in the anterior part of the body -- the liver dome sits right there. Without lungs
+   in the field of view (a scan that starts below them) the seed falls back to the right anterior
+   quadrant of the topmost slices.
+5. HU window: from the seed's intensity histogram above 30 HU (its mode and a robust spread), so
+   contrast and native scans get their own window and an effusion cannot pull it onto fluid.
 6. Candidates in the window, an opening with a ball of a few mm to cut the thin bridges to
    stomach, heart, kidney and bowel, the component holding most of the seed, a short geodesic
-   regrowth into the candidates, closing and hole filling (tumours and vessels are liver).
+   regrowth into the candidates, a closing that may add only tissue (not hilar fat or portal
+   blood), a per-slice closing that takes in hypodense lesions reaching the border, and hole
+   filling (tumours and vessels are liver, as in SLiver07).
 7. Soft map: a logistic of the signed distance to the mask boundary (mm), so P >= 0.5 is exactly
    the segmentation and refinements get an uncertain band around the border.
+8. Border on the native grid: within 4 mm of the coarse border each voxel is decided again from
+   its own neighbourhood's HU (the 2.5 mm grid put the border 1-2 mm inside the liver), smoothed by
+   a 3 mm majority vote.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 (same seed, same arrays, on any machine and in any process). `generate_phantom` returns the
 `Phantom` with the tissue label map as well (tests, figures). `SyntheticDataset` in
 `liverbench.datasets.synthetic` serves them as the `synthetic` dataset.
+`liverbench.phantom.failure_modes.with_failure_mode(phantom, mode)` draws one opt-in hard case
+into a copy (effusion, gas loop, border lesion, thin left lobe, thick slices); the defaults
+never change.
 
 Presets (`PRESETS`):
 

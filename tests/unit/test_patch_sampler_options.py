@@ -71,6 +71,6 @@ def test_config_checks_name_the_method_and_key():
         check_sampling({**good, "augment_zoom": -0.1}, "dsn3d")
     from baselines.di2in import DI2IN
 
-    with pytest.raises(ConfigError, match="di2in: augment_noise"):
+    with pytest.raises(ConfigError, match=r"di2in\.params\.augment_noise: expected a number"):
         DI2IN(augment_noise="lots")
     assert DI2IN(balance="dataset", augment_zoom=0.2).config["balance"] == "dataset"
