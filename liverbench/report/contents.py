@@ -181,8 +181,10 @@ def _findings(ok: pd.DataFrame) -> Section:
         return section
     verdicts = result.claims["verdict"].value_counts()
     tested = len(result.claims)
-    summary = (f"Of the papers' {len(findings.PAPER_CLAIMS)} claims this run tested "
-               f"{len(findings.PAPER_CLAIMS) - len(result.skipped)}"
+    n_claims = len(findings.PAPER_CLAIMS) - len(result.skipped)
+    # a method run with several parameter sets is compared variant by variant
+    per_variant = f" in {tested} comparisons (one per pair of variants)" if tested != n_claims else ""
+    summary = (f"Of the papers' {len(findings.PAPER_CLAIMS)} claims this run tested {n_claims}{per_variant}"
                + (": " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (findings.REPRODUCED, findings.NOT_REPRODUCED,
                                                                           findings.INCONCLUSIVE)) if tested else "")
                + ".")

@@ -120,8 +120,19 @@ def _claim_pairs(ok: pd.DataFrame, claim: Claim) -> tuple[list[tuple[str, str]],
     if missing:
         return [], f"the run has no successful rows of {' and '.join(missing)}"
     same_model = claim.better[0] == claim.worse[0]  # a refinement claim: compare on one model's predictions
-    pairs = [(a, b) for a, ma in better for b, mb in worse if not same_model or ma == mb]
-    return pairs, "" if pairs else "no method variant was run with both refinements"
+    if same_model:
+        pairs = [(a, b) for a, ma in better for b, mb in worse if ma == mb]
+        return pairs, "" if pairs else "no method variant was run with both refinements"
+    # Two methods: compare like with like where the run has variants with the same parameter
+    # suffix ("dsn3d (balance=dataset)" with "cnn3d (balance=dataset)"), else every pair.
+    like = [(a, b) for a, ma in better for b, mb in worse
+            if _variant(ma, claim.better[0]) == _variant(mb, claim.worse[0])]
+    return like or [(a, b) for a, _ in better for b, _ in worse], ""
+
+
+def _variant(label: str, method: str) -> str:
+    """The parameter part of a method label: "" for "dsn3d", "(balance=dataset)" for "dsn3d (balance=dataset)"."""
+    return label[len(method):].strip() if label.startswith(method) else label
 
 
 def _gain_pairs(ok: pd.DataFrame) -> list[tuple[str, str]]:

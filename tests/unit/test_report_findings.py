@@ -132,3 +132,43 @@ def test_a_run_without_any_comparison_has_an_empty_family():
     result = fd.findings(_rows({("intensity", "threshold"): _base(8)}))
     assert result.family_size == 0 and result.claims.empty and result.gains.empty
     assert len(result.skipped) == len(fd.PAPER_CLAIMS)
+
+
+def test_summary_counts_claims_and_their_variant_comparisons():
+    # Two parameter sets of di2in-adv against one di2in of neither: one claim, two comparisons,
+    # and the summary must say both numbers rather than "tested 1: ... 2 inconclusive".
+    from liverbench.report.contents import _findings
+
+    base = _base(4)
+    rows = _rows({("di2in", "threshold"): base, ("di2in-adv", "threshold"): base + 1.0})
+    adv = rows["method"] == "di2in-adv"
+    variants = []
+    for suffix in ("(b)", "(c)"):
+        variant = rows[adv].copy()
+        variant["method_label"], variant["entry"] = f"di2in-adv {suffix}", f"di2in-adv {suffix} + threshold"
+        variants.append(variant)
+    summary = _findings(pd.concat([rows[~adv], *variants], ignore_index=True)).paragraphs[0]
+    assert summary.startswith("Of the papers' 6 claims this run tested 1 in 2 comparisons (one per pair of "
+                              "variants): 0 reproduced, 0 not reproduced, 2 inconclusive (n too small).")
+    single = _findings(rows).paragraphs[0]
+    assert single.startswith("Of the papers' 6 claims this run tested 1: 0 reproduced, 0 not reproduced, "
+                             "1 inconclusive (n too small).")
+
+
+def test_method_claims_compare_variants_with_the_same_parameters():
+    # dsn3d and cnn3d each run with and without one setting: the claim compares like with like
+    # (two comparisons), not every variant of one with every variant of the other (four).
+    base = _base(4)
+    rows = _rows({("cnn3d", "threshold"): base, ("dsn3d", "threshold"): base + 2.0})
+    variants = rows.copy()
+    variants["method_label"] = variants["method"] + " (balance=dataset)"
+    variants["entry"] = variants["method_label"] + " + threshold"
+    result = fd.findings(pd.concat([rows, variants], ignore_index=True))
+    dsn = result.claims[result.claims["claim"] == "the deeply supervised 3D network (DSN) beats the plain 3D CNN"]
+    assert sorted(zip(dsn["entry_a"], dsn["entry_b"])) == [
+        ("dsn3d (balance=dataset) + threshold", "cnn3d (balance=dataset) + threshold"),
+        ("dsn3d + threshold", "cnn3d + threshold")]
+    # with no matching variant, every pair is compared
+    lone = variants[variants["method"] == "dsn3d"]
+    result = fd.findings(pd.concat([rows[rows["method"] == "cnn3d"], lone], ignore_index=True))
+    assert len(result.claims) == 1
