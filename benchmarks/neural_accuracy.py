@@ -35,13 +35,9 @@ sys.path.insert(0, str(ROOT))
 from liverbench.metrics import evaluate  # noqa: E402
 from liverbench.phantom import make_phantom  # noqa: E402
 from liverbench.plugin import Context  # noqa: E402
+from liverbench.registry import get_segmenter  # noqa: E402
 
-METHODS = {
-    "cnn3d": ("baselines.dou_dsn", "CNN3D"),
-    "dsn3d": ("baselines.dou_dsn", "DSN3D"),
-    "di2in": ("baselines.di2in", "DI2IN"),
-    "di2in-adv": ("baselines.di2in_adv", "DI2INAdversarial"),
-}
+METHODS = ("cnn3d", "dsn3d", "di2in", "di2in-adv")  # the neural built-ins, found by the registry
 
 
 def _parse_value(text: str):
@@ -52,7 +48,6 @@ def _parse_value(text: str):
 
 
 def run(methods, n_train, n_val, n_test, overrides, threads, seed):
-    import importlib
 
     torch.set_num_threads(threads)
     train = [make_phantom(seed + i, "small") for i in range(n_train)]
@@ -60,8 +55,7 @@ def run(methods, n_train, n_val, n_test, overrides, threads, seed):
     test = [make_phantom(seed + 1000 + i, "small") for i in range(n_test)]
     rows = []
     for name in methods:
-        module, cls_name = METHODS[name]
-        cls = getattr(importlib.import_module(module), cls_name)
+        cls = get_segmenter(name)
         method = cls(preset="cpu", **overrides)
         with tempfile.TemporaryDirectory() as tmp:
             start, cpu_start = time.perf_counter(), time.process_time()
@@ -119,7 +113,7 @@ def table(rows) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--n-train", type=int, default=9, help="as the demo: 12 training cases, 3 of them for validation")
     ap.add_argument("--n-val", type=int, default=3)
     ap.add_argument("--n-test", type=int, default=6)

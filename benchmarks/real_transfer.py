@@ -20,7 +20,6 @@ with `--json`, a results file.  One torch thread per process, like one `make rea
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import tempfile
@@ -38,14 +37,10 @@ from liverbench.datasets.real import RealDataset  # noqa: E402
 from liverbench.datasets.synthetic import SyntheticDataset  # noqa: E402
 from liverbench.metrics import evaluate  # noqa: E402
 from liverbench.plugin import Context  # noqa: E402
+from liverbench.registry import get_segmenter  # noqa: E402
 from liverbench.splits import make_splits  # noqa: E402
 
-METHODS = {
-    "cnn3d": ("baselines.dou_dsn", "CNN3D"),
-    "dsn3d": ("baselines.dou_dsn", "DSN3D"),
-    "di2in": ("baselines.di2in", "DI2IN"),
-    "di2in-adv": ("baselines.di2in_adv", "DI2INAdversarial"),
-}
+METHODS = ("cnn3d", "dsn3d", "di2in", "di2in-adv")  # the neural built-ins, found by the registry
 MANUAL = ["ircadb1_01", "ircadb1_17"]
 
 
@@ -71,8 +66,7 @@ def run(methods, test_cases, use_real, n_synth, overrides, seed, preset):
     real, synth, split_folds = folds(test_cases, use_real, n_synth, seed)
     rows = []
     for name in methods:
-        module, cls_name = METHODS[name]
-        cls = getattr(importlib.import_module(module), cls_name)
+        cls = get_segmenter(name)
         for fold in split_folds:
             train = [synth.load(c) for c in fold["train"]] + [real.load(c) for c in fold.get("train_from_dataset", [])]
             val = [synth.load(c) for c in fold["val"]]
@@ -102,7 +96,7 @@ def run(methods, test_cases, use_real, n_synth, overrides, seed, preset):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--test", nargs="+", default=MANUAL, help="real cases to hold out, one fold each")
     ap.add_argument("--no-real", action="store_true", help="train on the phantoms only (today's make real)")
     ap.add_argument("--n-synth", type=int, default=12, help="synthetic 'small' phantoms (as benchmarks/real.toml)")

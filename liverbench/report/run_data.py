@@ -115,14 +115,17 @@ def _canonical(params_json: str) -> str | None:
         return None
 
 
-def _short_params(params_json: str) -> str:
+def params_text(params_json: str, value=None) -> str:
+    """`{"mu1": 5.0, "tau": [0.2, 0.2]}` -> `mu1=5.0, tau=[0.2, 0.2]` (keys sorted; `value` formats
+    each value, JSON by default with strings bare); unparsable text is returned as it is."""
     try:
         params = json.loads(params_json) if params_json else {}
     except json.JSONDecodeError:
         return params_json
     if not isinstance(params, dict):
         return str(params)
-    return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(params.items()))
+    value = value or (lambda v: v if isinstance(v, str) else json.dumps(v))
+    return ", ".join(f"{k}={value(v)}" for k, v in sorted(params.items()))
 
 
 def _variant_names(frame: pd.DataFrame, name: str, version: str, params: str) -> dict[tuple, str]:
@@ -137,7 +140,7 @@ def _variant_names(frame: pd.DataFrame, name: str, version: str, params: str) ->
             if key[2] == TUNED:  # its parameters differ per model: they go in a table, not the label
                 parts.append("tuned")
             elif params_differ:
-                parts.append(_short_params(key[2]) or "defaults")
+                parts.append(params_text(key[2]) or "defaults")
             if group[version].nunique() > 1:
                 parts.append(f"v{key[1]}")
             labels[key] = f"{base} ({'; '.join(parts)})" if parts else str(base)

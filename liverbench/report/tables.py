@@ -9,12 +9,11 @@ every case weighs the same in every mean and in the paired statistics.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from liverbench.report.document import seconds
+from liverbench.report.run_data import params_text
 from liverbench.report.stats import paired_wilcoxon
 from liverbench.schema import SCORE, SLIVER07
 
@@ -227,13 +226,7 @@ def tuned_parameters(ok: pd.DataFrame) -> pd.DataFrame:
 
 def _parameter_text(params_json: str) -> str:
     """`{"mu1": 5.0, "tau": [0.2, 0.2]}` -> `mu1=5, tau=[0.2, 0.2]` (keys sorted)."""
-    try:
-        params = json.loads(params_json) if params_json else {}
-    except json.JSONDecodeError:
-        return params_json
-    if not isinstance(params, dict):
-        return str(params)
-    return ", ".join(f"{k}={_number_text(v)}" for k, v in sorted(params.items())) or "defaults"
+    return params_text(params_json, _number_text) or "defaults"
 
 
 def _number_text(value) -> str:
