@@ -63,7 +63,10 @@ def _summary(run: RunData) -> list[str]:
     ]
     if config.get("train_dataset"):
         train = config["train_dataset"]
-        lines.append(f"Trained on: {train.get('name')} {json.dumps(train.get('params') or {}, sort_keys=True)}.")
+        split = config.get("split") or {}
+        also = ("; each fold also trains on the scored dataset's cases it does not test"
+                if split.get("kind") in ("loo", "kfold") else "")  # as liverbench.splits builds the folds
+        lines.append(f"Trained on: {train.get('name')} {json.dumps(train.get('params') or {}, sort_keys=True)}{also}.")
     split = config.get("split") or {}
     if split:
         lines.append(f"Split: {json.dumps(split, sort_keys=True)}.")

@@ -64,3 +64,20 @@ def test_config_accepts_loo_and_kfold_with_train_dataset_and_names_the_key_other
         resolve(_raw(kind="loo", train=["b"], test=["a"]), check_names=False)
     with pytest.raises(ConfigError, match=r"split.test: with \[train_dataset\]"):
         resolve(_raw(kind="fixed", test=["a"]), check_names=False)
+
+
+@pytest.mark.parametrize("kind, says", [("loo", True), ("kfold", True), ("fixed", False)])
+def test_report_summary_says_when_folds_also_train_on_the_scored_dataset(kind, says):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from liverbench.report.contents import _summary
+
+    rows = pd.DataFrame({"case_id": ["a", "b"], "status": ["ok", "ok"]})
+    run = SimpleNamespace(name="r", run_dir="runs/r", rows=rows, ok=rows, failed=rows.iloc[:0], manifest={},
+                          config={"dataset": {"name": "real"}, "split": {"kind": kind},
+                                  "train_dataset": {"name": "synthetic", "params": {"n_cases": 12}}})
+    trained = next(line for line in _summary(run) if line.startswith("Trained on"))
+    assert trained.startswith('Trained on: synthetic {"n_cases": 12}')
+    assert ("also trains on the scored dataset's cases it does not test" in trained) is says
