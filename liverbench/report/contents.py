@@ -61,13 +61,12 @@ def _summary(run: RunData) -> list[str]:
         f"Scored dataset: {dataset.get('name', 'unknown')} {json.dumps(dataset.get('params') or {}, sort_keys=True)}; "
         f"{rows['case_id'].nunique()} cases.",
     ]
+    split = config.get("split") or {}
     if config.get("train_dataset"):
         train = config["train_dataset"]
-        split = config.get("split") or {}
         also = ("; each fold also trains on the scored dataset's cases it does not test"
                 if split.get("kind") in ("loo", "kfold") else "")  # as liverbench.splits builds the folds
         lines.append(f"Trained on: {train.get('name')} {json.dumps(train.get('params') or {}, sort_keys=True)}{also}.")
-    split = config.get("split") or {}
     if split:
         lines.append(f"Split: {json.dumps(split, sort_keys=True)}.")
     lines.append(f"Rows: {len(rows)} in total, {len(run.ok)} successful, {len(run.failed)} failed "
