@@ -12,21 +12,13 @@ GPUs; on a GPU-less cluster the plan fails unless `execution.allow_cpu_fallback`
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from liverbench.errors import ConfigError
+from liverbench.hashing import canonical_json, content_hash
 from liverbench.plugin import Resources
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def content_hash(obj: Any, n: int = 16) -> str:
-    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:n]
 
 
 @dataclass(frozen=True)

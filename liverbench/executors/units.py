@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from liverbench.errors import InputError, LiverbenchError
-from liverbench.plan import FitJob, RowJob, canonical_json
+from liverbench.hashing import canonical_json
+from liverbench.plan import FitJob, RowJob
 from liverbench.plugin import Context, Prediction
 from liverbench.stopwatch import Stopwatch
 from liverbench.volume import Case

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from liverbench.errors import InputError
-from liverbench.plan import canonical_json
+from liverbench.hashing import canonical_json
 from liverbench.schema import ALL_COLUMNS
 from liverbench.store import ResultStore
 
