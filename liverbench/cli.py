@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from liverbench.errors import ConfigError, InputError, LiverbenchError, RegistryError, UnknownNameError
+from liverbench.table_file import check_table_path, write_table
 
 EXIT_OK, EXIT_FAILED_ROWS, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
 EXIT_CODES = """exit codes:
@@ -214,150 +215,15 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- eval: score masks made elsewhere ---------------------------------------------------------
-
-_MASK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd")
-
-
-def _case_id_of(path: Path) -> str | None:
-    name = path.name
-    for suffix in _MASK_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return None
-
-
-def _index_folder(folder: Path, pattern: str | None, case_ids: list[str] | None) -> dict[str, Path]:
-    """case id -> file. With a pattern, ids come from the other side; else from file names."""
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder")
-    if pattern:
-        if "{case_id}" not in pattern:
-            raise ConfigError(f"--pattern {pattern!r} must contain '{{case_id}}'")
-        if case_ids is None:  # derive ids by matching the pattern against the files
-            import re
-
-            head, tail = pattern.split("{case_id}", 1)
-            rx = re.compile(re.escape(head) + r"(?P<id>.+?)" + re.escape(tail) + "$")
-            out = {}
-            for p in sorted(folder.rglob("*")):
-                m = rx.match(p.relative_to(folder).as_posix())
-                if m and p.is_file():
-                    out[m.group("id")] = p
-            return out
-        return {cid: folder / pattern.format(case_id=cid) for cid in case_ids
-                if (folder / pattern.format(case_id=cid)).exists()}
-    out: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        cid = _case_id_of(p)
-        if cid is None:
-            continue
-        if cid in out:
-            raise InputError(f"{folder}: two files for case {cid!r}: {out[cid].name} and {p.name}")
-        out[cid] = p
-    return out
-
-
-def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | None = None,
-                    pattern: str | None = None, ref_pattern: str | None = None, convention: str = "sliver07",
-                    nsd_tolerance_mm: float = 1.0, only_present: bool = False):
-    """Score every predicted mask against its reference; a DataFrame with one row per case.
-
-    A reference case without a prediction is a failed row, unless `only_present` (then it is
-    left out and listed in `df.attrs["missing_predictions"]`)."""
-    import pandas as pd
-
-    from liverbench.executors.units import error_text
-    from liverbench.io import read_volume
-    from liverbench.metrics import evaluate
-    from liverbench.schema import METRIC_COLUMNS
-    from liverbench.validate import binary_mask, same_grid
-
-    pred_dir = Path(pred)
-    if Path(ref).is_dir():
-        refs = _index_folder(Path(ref), ref_pattern, None)
-        ref_ids = sorted(refs)
-        load_ref = lambda cid: read_volume(refs[cid])  # noqa: E731
-        ref_name = str(ref)
-    else:
-        from liverbench import registry
-        from liverbench.plugin import ParamError
-
-        try:
-            ds = registry.get_dataset(ref)(**(ref_params or {}))
-        except UnknownNameError as exc:
-            raise ConfigError(f"--ref {ref!r} is neither a folder nor a dataset: {exc}") from exc
-        except ParamError as exc:
-            raise ConfigError(f"--ref-params.{exc.param}: {exc.problem}") from exc
-        except TypeError as exc:
-            raise ConfigError(f"--ref-params: dataset {ref!r} rejected {ref_params!r}: {exc}") from exc
-        ref_ids = sorted(ds.case_ids())
-
-        def load_ref(cid):
-            case = ds.load(cid)
-            if case.mask is None:
-                raise InputError(f"case {cid!r}: dataset {ref!r} has no reference mask for it")
-            return case.mask
-        ref_name = ref
-    if not ref_ids:
-        raise InputError(f"{ref}: no reference masks found")
-    preds = _index_folder(pred_dir, pattern, ref_ids if pattern else None)
-    missing: list[str] = []
-    if only_present:
-        missing = [cid for cid in ref_ids if cid not in preds]
-        ref_ids = [cid for cid in ref_ids if cid in preds]
-        if not ref_ids:
-            raise InputError(f"{pred_dir}: no prediction matches a reference case of {ref}")
-    rows = []
-    for cid in ref_ids:
-        row: dict[str, Any] = {"case_id": cid, "reference": ref_name, "prediction": str(preds.get(cid, ""))}
-        try:
-            if cid not in preds:
-                raise InputError(f"case {cid!r}: no prediction in {pred_dir}")
-            ref_vol = load_ref(cid)
-            pred_vol = read_volume(preds[cid])
-            where = f"{preds[cid]} (case {cid!r})"
-            same_grid(ref_vol, pred_vol, where)
-            seg = binary_mask(pred_vol.array, where)
-            truth = binary_mask(ref_vol.array, f"reference of case {cid!r}")
-            m = evaluate(seg, truth, ref_vol.spacing, convention=convention, nsd_tolerance_mm=nsd_tolerance_mm)
-            row["note"] = m.pop("note", "") or ""
-            row.update(m)
-            row.update(status="ok", error="")
-        except InputError as exc:
-            row.update(status="failed", error=str(exc), error_kind="input")
-        except Exception as exc:  # noqa: BLE001 -- one bad case must not hide the others
-            row.update(status="failed", error=error_text(exc), error_kind="other")
-        rows.append(row)
-    extra = sorted(set(preds) - set(ref_ids))
-    df = pd.DataFrame(rows)
-    for col in METRIC_COLUMNS:
-        if col not in df.columns:
-            df[col] = float("nan")
-    df.attrs["unmatched_predictions"] = extra
-    df.attrs["missing_predictions"] = missing
-    return df
-
-
-def _write_table(df, out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        df.to_parquet(path, index=False)
-    elif path.suffix in (".csv", ".txt"):
-        df.to_csv(path, index=False)
-    else:
-        raise ConfigError(f"--out {out!r}: use a .csv or .parquet file name")
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    if args.out and Path(args.out).suffix not in (".csv", ".parquet", ".txt"):
-        raise ConfigError(f"--out {args.out!r}: use a .csv or .parquet file name")
+    from liverbench.folder_eval import evaluate_folder
+    from liverbench.report.console import sliver07_table
+
+    if args.out:  # a bad file name fails before the scoring
+        check_table_path(args.out)
     df = evaluate_folder(args.pred, args.ref, ref_params=args.ref_params, pattern=args.pattern,
                          ref_pattern=args.ref_pattern, convention=args.convention,
                          nsd_tolerance_mm=args.nsd_tolerance, only_present=args.only_present)
-    from liverbench.report.console import sliver07_table
-
     print(sliver07_table(df))
     missing = df.attrs.get("missing_predictions") or []
     if missing:
@@ -368,7 +234,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"note: {len(extra)} prediction(s) without a reference were ignored: {', '.join(extra[:5])}",
               file=sys.stderr)
     if args.out:
-        _write_table(df.drop(columns=[c for c in ("error_kind",) if c in df.columns]), args.out)
+        write_table(df.drop(columns=[c for c in ("error_kind",) if c in df.columns]), args.out)
         print(f"wrote {args.out}")
     failed = df[df["status"] != "ok"]
     if len(failed):

@@ -25,6 +25,7 @@ import pandas as pd
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugin import Context, ParamError, Prediction
 from liverbench.stopwatch import Stopwatch
+from liverbench.table_file import check_table_path, write_table
 
 STAGES = ("read", "preprocess", "predict", "refine")
 
@@ -190,7 +191,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     from liverbench.config import TUNING_METRICS
 
-    registry.get_postprocessor(args.postprocessor)  # unknown names fail before any work
+    registry.get_postprocessor(args.postprocessor)  # unknown names and file types fail before any work
+    if args.out:
+        check_table_path(args.out)
     if args.metric not in TUNING_METRICS:
         raise ConfigError(f"--metric: unknown metric {args.metric!r}; choose one of {', '.join(sorted(TUNING_METRICS))}")
     device = _device()
@@ -211,7 +214,5 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print(table)
     print(f"best {args.postprocessor} params for {args.metric}: {best}")
     if args.out:
-        from liverbench.cli import _write_table
-
-        _write_table(table, args.out)
+        write_table(table, args.out)
     return 0

@@ -20,7 +20,6 @@ With a `train_dataset`:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from typing import Any, Sequence
@@ -133,12 +132,6 @@ def _fold(i: int, train: list[str], val: list[str], test: list[str],
 def split_spec(split: dict[str, Any], dataset_fp: str, train_fp: str | None) -> dict[str, Any]:
     """What a saved split was made from; a resumed run checks it before reusing the file."""
     return {"split": split, "dataset": dataset_fp, "train_dataset": train_fp}
-
-
-def fold_hash(fold: dict[str, Any]) -> str:
-    """A content hash of one fold's case lists (goes into the fit key)."""
-    text = json.dumps({k: fold[k] for k in ("train", "val", "test", "train_from_dataset") if k in fold}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_or_make(store, split: dict[str, Any], case_ids: Sequence[str], train_case_ids: Sequence[str] | None,

@@ -40,7 +40,7 @@ uint8. `meta`: phase, preset, seed, generator_version, liver_cut, effusion, tumo
 radius), gallbladder, noise_sd, slice_thickness_mm, liver_hu, liver_ml, labels (tissue codes of
 `Tissue`), structures (tissues present).
 
-Realism (measured with `python -m liverbench.phantom.realism`, the same statistics on both;
+Realism (measured with `benchmarks/phantom_realism.py`, the same statistics on both;
 "liver HU" inside the whole mask, vessels and tumours included; "noise": in-plane high-pass
 std in the eroded liver; fat/bone/lung: body-voxel medians in [-200, -30], > 200, < -500 HU):
 

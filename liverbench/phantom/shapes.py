@@ -35,13 +35,6 @@ def ellipsoid(x, y, z, centre, semi_axes, rotation=None):
     return ((radius - 1.0) * min(a, b, c)).astype(np.float32)
 
 
-def elliptic_cylinder(x, y, centre, semi_axes):
-    """Approximate signed distance to an infinite cylinder along z with an elliptic section."""
-    a, b = semi_axes
-    radius = np.sqrt(((x - centre[0]) / a) ** 2 + ((y - centre[1]) / b) ** 2)
-    return ((radius - 1.0) * min(a, b)).astype(np.float32)
-
-
 def smooth_union(f, g, k):
     """Polynomial smooth minimum (Quilez): a union whose crease is rounded over about k mm."""
     h = np.clip(0.5 + 0.5 * (g - f) / k, 0.0, 1.0)

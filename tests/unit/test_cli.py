@@ -233,6 +233,14 @@ def test_tune_refinement_command(tmp_path, capsys):
     assert len(pd.read_csv(out_csv)) >= 2  # one line per grid point at least
 
 
+@pytest.mark.parametrize("command", [["eval", "--pred", "p", "--ref", "r"],
+                                     ["tune-refinement", "eng-close", "--method", "eng-hu"]])
+def test_out_of_an_unknown_table_type_is_refused_before_any_work(command, tmp_path, capsys):
+    out = tmp_path / "table.xlsx"
+    assert main([*command, "--out", str(out)]) == EXIT_USAGE
+    assert "use a .csv or .parquet file name" in capsys.readouterr().err and not out.exists()
+
+
 def test_precomputed_mask_on_wrong_grid_is_a_failed_row_naming_the_file(tmp_path):
     from liverbench.io import write_volume
     from liverbench.precomputed import Precomputed

@@ -1,6 +1,6 @@
 """How the phantoms compare with real CT: the same HU statistics measured on both.
 
-    python -m liverbench.phantom.realism [--real ../shared/data/real] [--preset small] [--n 12]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phantom_realism.py [--real DIR] [--preset small] [--n 12]
 
 prints a Markdown table (one row per real case, then phantom medians per phase). The statistics
 need no organ labels besides the liver mask, so real and synthetic cases are measured alike:
@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
+from liverbench.datasets.real import RealDataset
+from liverbench.datasets.synthetic import SyntheticDataset
 from liverbench.volume import Case
 
 COLUMNS = ("liver_ml", "liver_mean", "liver_std", "noise", "fat", "bone", "lung", "air")
@@ -57,13 +59,9 @@ def _row(name: str, phase: str, stats: dict[str, float]) -> str:
 
 
 def comparison_table(real_root: Path | None, preset: str = "small", n_cases: int = 12, seed: int = 0) -> str:
-    from liverbench.datasets.synthetic import SyntheticDataset
-
     lines = ["| case | phase | liver ml | liver HU mean | liver HU std | noise | fat | bone | lung/gas | air |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     if real_root is not None and Path(real_root).is_dir():
-        from liverbench.datasets.real import RealDataset
-
         real = RealDataset(root=str(real_root))
         for case_id in real.case_ids():
             case = real.load(case_id)
@@ -91,7 +89,7 @@ def comparison_table(real_root: Path | None, preset: str = "small", n_cases: int
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_real = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+    default_real = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
     parser.add_argument("--real", type=Path, default=default_real)
     parser.add_argument("--preset", default="small")
     parser.add_argument("--n", type=int, default=12)
