@@ -38,9 +38,9 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS, TIMING_COLUMNS
+from liverbench import schema
 
-_FLOAT_COLUMNS = set(METRIC_COLUMNS) | set(TIMING_COLUMNS) | {"peak_rss_mb", "peak_gpu_mb"}
+_FLOAT_COLUMNS = set(schema.TIMING_COLUMNS) | {"peak_rss_mb", "peak_gpu_mb"}  # and every metric column
 _INT_COLUMNS = {"fold", "seed"}
 _BOOL_COLUMNS = {"cold"}
 CURVE_COLUMNS = ("fit_key", "method", "fold", "seed", "step", "split", "loss")
@@ -90,12 +90,14 @@ def _write_order(path: Path) -> tuple[int, str]:
 def rows_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Rows -> a DataFrame with exactly the schema's columns and stable dtypes."""
     df = pd.DataFrame(list(rows))
-    for col in ALL_COLUMNS:
+    columns = schema.ALL_COLUMNS  # read per call: the metrics declared now
+    for col in columns:
         if col not in df.columns:
             df[col] = None
-    df = df[list(ALL_COLUMNS)].copy()
+    df = df[list(columns)].copy()
+    floats = _FLOAT_COLUMNS | set(schema.METRIC_COLUMNS)
     for col in df.columns:
-        if col in _FLOAT_COLUMNS:
+        if col in floats:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
         elif col in _INT_COLUMNS:
             df[col] = pd.to_numeric(df[col], errors="coerce").fillna(-1).astype("int64")

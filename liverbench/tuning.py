@@ -17,13 +17,22 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from liverbench import schema
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugin import Context, PostProcessor, Prediction
-from liverbench.schema import METRICS, SCORE
 from liverbench.volume import Case
 
-_HIGHER_IS_BETTER = {m.column: m.higher_is_better for m in METRICS} | {SCORE: True}
-_HIGHER_IS_BETTER |= {m.score_column: True for m in METRICS if m.score_column}
+
+def _ranking(metric: str) -> tuple[bool, bool]:
+    """(higher is better, rank |value|) of a metric column, from its declaration in the schema;
+    the SLiver07 scores rank higher first."""
+    if metric not in schema.METRIC_COLUMNS:
+        raise ConfigError(f"tune_refinement: unknown metric {metric!r}; known: {sorted(schema.METRIC_COLUMNS)}")
+    try:
+        info = schema.metric(metric)
+    except KeyError:
+        return True, False
+    return info.higher_is_better, info.signed
 
 
 def _resolve(pp: str | type[PostProcessor]) -> type[PostProcessor]:
@@ -42,8 +51,8 @@ def tune_refinement(pp: str | type[PostProcessor], items: Sequence[tuple[Case, P
 
     An explicit `grid` is searched exhaustively; otherwise the class's `param_space()` (coordinate
     search, at most `rounds` sweeps) or its `param_grid()`. Ranking is by the mean of `metric` over
-    the cases (higher-is-better taken from the schema; for signed RVD the absolute value is
-    ranked). Ties keep the earlier point.
+    the cases (direction taken from the schema; a signed metric such as RVD ranks by its absolute
+    value). Ties keep the earlier point.
     """
     from liverbench.metrics import evaluate
 
@@ -51,12 +60,10 @@ def tune_refinement(pp: str | type[PostProcessor], items: Sequence[tuple[Case, P
     items = list(items)
     if not items:
         raise InputError(f"tune_refinement({cls.name}): no (case, prediction) pairs to tune on")
-    if metric not in _HIGHER_IS_BETTER:
-        raise ConfigError(f"tune_refinement: unknown metric {metric!r}; known: {sorted(_HIGHER_IS_BETTER)}")
+    higher, magnitude = _ranking(metric)
     for case, _ in items:
         if case.mask is None:
             raise InputError(f"tune_refinement: case {case.id!r} has no reference mask")
-    higher = _HIGHER_IS_BETTER[metric]
     rows: dict[str, dict[str, Any]] = {}  # canonical params -> table row (each point scored once)
 
     def score(params: dict[str, Any]) -> float:
@@ -69,7 +76,7 @@ def tune_refinement(pp: str | type[PostProcessor], items: Sequence[tuple[Case, P
                 seg = refine(case.image, pred, Context(case_id=case.id))
                 value = float(evaluate(seg, case.liver, case.image.spacing, convention=convention)[metric])
                 row[f"{metric}[{case.id}]"] = value
-                values.append(abs(value) if metric == "rvd" else value)
+                values.append(abs(value) if magnitude else value)
             row[f"mean_{metric}"] = sum(values) / len(values)
             rows[key] = row
         return rows[key][f"mean_{metric}"]

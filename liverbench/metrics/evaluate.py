@@ -32,6 +32,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from liverbench import schema
 from liverbench.errors import InputError
 from liverbench.metrics.borders import border_voxels
 from liverbench.metrics.conventions import BorderConvention, resolve_convention
@@ -39,10 +40,10 @@ from liverbench.metrics.crop import union_bounding_box
 from liverbench.metrics.distances import padded_border_distances, search_padding
 from liverbench.metrics.overlap import OverlapCounts, dice, jaccard, rvd, voe
 from liverbench.metrics.scores import SLIVER07_REFS, case_score, resolve_refs, sliver07_score
-from liverbench.schema import METRIC_COLUMNS
 from liverbench.validate import binary_mask
 
 _DISTANCE_MEASURES = ("asd", "rmsd", "maxd")
+_IDENTICAL_SURFACES = {"asd": 0.0, "rmsd": 0.0, "maxd": 0.0, "hd95": 0.0, "nsd": 1.0}
 
 
 def _check_spacing(spacing) -> np.ndarray:
@@ -112,7 +113,7 @@ def evaluate(
     forced_zero: set[str] = set()
     if box is None:
         counts = OverlapCounts(0, 0, 0)
-        surface = {"asd": 0.0, "rmsd": 0.0, "maxd": 0.0, "hd95": 0.0, "nsd": 1.0}
+        surface = dict(_IDENTICAL_SURFACES)
         notes.append("both masks empty: perfect agreement by convention")
     else:
         seg_box, ref_box = seg[box], ref[box]
@@ -130,7 +131,7 @@ def evaluate(
             surface = _surface_measures(*padded_border_distances(seg_border, ref_border, spacing), tolerance)
         elif not seg_has and not ref_has:
             # Non-empty masks without a border both fill the whole image: identical.
-            surface = {"asd": 0.0, "rmsd": 0.0, "maxd": 0.0, "hd95": 0.0, "nsd": 1.0}
+            surface = dict(_IDENTICAL_SURFACES)
             notes.append(f"both masks fill the whole image: no surface under the {convention.name} convention, "
                          "distances 0 by convention")
         else:
@@ -141,22 +142,12 @@ def evaluate(
                 f"fills the whole image (no surface under the {convention.name} convention)")
             notes.append(f"{missing} {why}: distances set to the field-of-view diagonal "
                          f"({surface['maxd']:.1f} mm), their scores and NSD to 0 by convention")
-    row = {
-        "voe": voe(counts),
-        "rvd": rvd(counts),
-        "asd": surface["asd"],
-        "rmsd": surface["rmsd"],
-        "maxd": surface["maxd"],
-        "dice": dice(counts),
-        "jaccard": jaccard(counts),
-        "hd95": surface["hd95"],
-        "nsd": surface["nsd"],
-    }
+    row = {"voe": voe(counts), "rvd": rvd(counts), "dice": dice(counts), "jaccard": jaccard(counts), **surface}
     if counts.ref == 0 and counts.seg > 0:
         notes.append("RVD undefined for an empty reference: +100 % by convention")
     scores = {m: 0.0 if m in forced_zero else sliver07_score(m, row[m], refs) for m in SLIVER07_REFS}
     row.update({f"{m}_score": s for m, s in scores.items()})
     row["score"] = case_score(scores)
-    result = {column: float(row[column]) for column in METRIC_COLUMNS}
+    result = {column: float(row[column]) for column in schema.METRIC_COLUMNS}
     result["note"] = "; ".join(notes)
     return result

@@ -11,21 +11,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from liverbench import schema
 from liverbench.report import figures, findings, stats, tables
 from liverbench.report.document import Document, Figure, Section, Table, seconds
 from liverbench.report.overlays import OverlaysUnavailable, overlay_figures
 from liverbench.report.run_data import RunData
-from liverbench.schema import SCORE
+from liverbench.schema import SCORE, SCORE_FORMAT
 
-METRIC_HEADERS = {
-    "voe": "VOE [%]", "rvd": "RVD [%]", "asd": "ASD [mm]", "rmsd": "RMSD [mm]", "maxd": "MaxD [mm]",
-    "voe_score": "Score", "rvd_score": "Score", "asd_score": "Score", "rmsd_score": "Score", "maxd_score": "Score",
-    "dice": "Dice", SCORE: "Score",
-}
-METRIC_FORMATS = {"voe": ".2f", "rvd": ".2f", "asd": ".2f", "rmsd": ".2f", "maxd": ".2f", "dice": ".3f",
-                  "voe_score": ".1f", "rvd_score": ".1f", "asd_score": ".1f", "rmsd_score": ".1f",
-                  "maxd_score": ".1f", SCORE: ".1f"}
 ENTRY = "Method + refinement"
+# Refinements move these by less than their usual rounding: the gain table shows one more decimal.
+FINER_GAINS = ("dice", "asd")
+
+
+def metric_headers() -> dict[str, str]:
+    """Column -> header of every metric ('VOE [%]'), its SLiver07 score and the case score ('Score')."""
+    scores = [m.score_column for m in schema.SLIVER07] + [SCORE]
+    return {m.column: m.header for m in schema.METRICS} | dict.fromkeys(scores, "Score")
+
+
+def metric_formats() -> dict[str, str]:
+    scores = [m.score_column for m in schema.SLIVER07] + [SCORE]
+    return {m.column: m.format for m in schema.METRICS} | dict.fromkeys(scores, SCORE_FORMAT)
+
+
+def delta(column: str, extra_decimals: int = 0) -> tuple[str, str]:
+    """Header and signed format of a difference in a metric: ('ΔVOE [%]', '+.2f')."""
+    info = schema.metric(column)
+    return f"Δ{info.header}", f"+.{info.decimals + extra_decimals}f"
 
 
 class Slugs:
@@ -80,14 +92,15 @@ def _summary(run: RunData) -> list[str]:
 
 def _leaderboard(board: pd.DataFrame, ci: pd.DataFrame) -> Table:
     board = board.merge(ci[["entry", "ci_low", "ci_high"]], on="entry", how="left")
-    columns = ["rank", "method", "postprocessor", "n_cases", "n_failed", "voe", "rvd", "asd", "rmsd", "maxd", "dice",
-               SCORE, "ci_low", "ci_high", "runtime_s"]
+    columns = ["rank", "method", "postprocessor", "n_cases", "n_failed", *tables.leaderboard_metrics(), "ci_low",
+               "ci_high", "runtime_s"]
     return Table(
         "leaderboard", "Leaderboard", board[columns],
         headers={"rank": "Rank", "method": "Method", "postprocessor": "Refinement", "n_cases": "Cases",
-                 "n_failed": "Failed", **METRIC_HEADERS, SCORE: "Score", "ci_low": "95% CI low",
+                 "n_failed": "Failed", **metric_headers(), "ci_low": "95% CI low",
                  "ci_high": "95% CI high", "runtime_s": "Runtime [s/case]"},
-        formats={**METRIC_FORMATS, "rank": ".0f", "ci_low": ".1f", "ci_high": ".1f", "runtime_s": seconds},
+        formats={**metric_formats(), "rank": ".0f", "ci_low": SCORE_FORMAT, "ci_high": SCORE_FORMAT,
+                 "runtime_s": seconds},
         caption=("Ranked by mean SLiver07 score (mean of the five metric scores per case, then over cases). "
                  "Metrics are means over cases; RVD is signed. The CI is a percentile bootstrap of the mean "
                  "score. Runtime is the median over warm rows of preprocessing + prediction + refinement "
@@ -115,12 +128,12 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
                     "predictions of each trained model (as Dou et al. did); these are the chosen values."))
 
     dist = tables.distribution(ok, ranked)
+    spread = {f"{m.column}_{stat}": (f"{m.label} {stat}", m.format)
+              for m in map(schema.metric, tables.DISTRIBUTION_METRICS) for stat in tables.distribution_stats(m.column)}
     sections.append(Section("Distribution over cases", tables=[Table(
         "distribution", "ASD and Dice over cases", dist,
-        headers={"entry": ENTRY, "n_cases": "Cases", "asd_mean": "ASD mean", "asd_std": "ASD std",
-                 "asd_max": "ASD max", "asd_median": "ASD median", "dice_mean": "Dice mean", "dice_std": "Dice std",
-                 "dice_min": "Dice min", "dice_median": "Dice median"},
-        formats={c: (".2f" if c.startswith("asd") else ".3f") for c in dist.columns if c not in ("entry", "n_cases")},
+        headers={"entry": ENTRY, "n_cases": "Cases", **{c: header for c, (header, _) in spread.items()}},
+        formats={c: spec for c, (_, spec) in spread.items()},
         caption="The view of Yang et al. (2017), Table 1: ASD in mm (std over cases, ddof = 1), Dice.")]))
 
     sections.append(_statistics(matrix, ci))
@@ -130,14 +143,15 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
     if gain.empty:
         gain_section.paragraphs.append("No method was run with both threshold and another refinement.")
     else:
+        deltas = {f"d_{c}_mean": delta(c, int(c in FINER_GAINS)) for c in tables.GAIN_METRICS}
         gain_section.tables.append(Table(
             "refinement_gain", "Each refinement against threshold on the same predictions", gain,
             headers={"method": "Method", "postprocessor": "Refinement", "baseline": "Against", "n_cases": "Cases",
-                     "d_score_mean": "ΔScore mean", "d_score_median": "ΔScore median", "d_dice_mean": "ΔDice",
-                     "d_voe_mean": "ΔVOE [%]", "d_asd_mean": "ΔASD [mm]", "d_maxd_mean": "ΔMaxD [mm]",
+                     "d_score_mean": "ΔScore mean", "d_score_median": "ΔScore median",
+                     **{c: header for c, (header, _) in deltas.items()},
                      "wins": "Better", "ties": "Same", "losses": "Worse", "p_value": "p (Wilcoxon)"},
-            formats={"d_score_mean": "+.2f", "d_score_median": "+.2f", "d_dice_mean": "+.4f", "d_voe_mean": "+.2f",
-                     "d_asd_mean": "+.3f", "d_maxd_mean": "+.2f", "p_value": ".3g"},
+            formats={"d_score_mean": "+.2f", "d_score_median": "+.2f", **{c: spec for c, (_, spec) in deltas.items()},
+                     "p_value": ".3g"},
             caption="Differences are refinement minus threshold, paired per case; a positive ΔScore is a gain. "
                     "Better/Same/Worse count cases by score. p is not corrected here; the corrected p and the "
                     "verdict of each gain are under Findings."))
@@ -153,7 +167,7 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
     for entry in ranked:
         per_case.subsections.append(Section(entry, tables=[Table(
             f"per_case_{slugs(entry)}", f"SLiver07 per-case results: {entry}", tables.sliver07_table(ok, entry),
-            headers={"case_id": "Case", **METRIC_HEADERS, SCORE: "Total"}, formats=METRIC_FORMATS,
+            headers={"case_id": "Case", **metric_headers(), SCORE: "Total"}, formats=metric_formats(),
             bold_last_row=True)]))
     sections.append(per_case)
     sections.append(_failed(run))
@@ -168,8 +182,9 @@ def _effect(row) -> str:
     """'ΔScore +2.10 points (95 % CI +0.40 to +3.90), p = 0.012, Holm p = 0.048; ΔDice +0.004'."""
     ci = (f"95 % CI {row.ci_low:+.2f} to {row.ci_high:+.2f}" if np.isfinite(row.ci_low)
           else "no CI from one case")
+    label, spec = delta("dice")
     return (f"ΔScore {row.mean_diff:+.2f} points ({ci}), p = {_p(row.p_value)}, Holm p = {_p(row.p_holm)}; "
-            f"ΔDice {row.d_dice:+.3f}")
+            f"{label} {row.d_dice:{spec}}")
 
 
 def _findings(ok: pd.DataFrame) -> Section:
@@ -210,29 +225,34 @@ def _findings(ok: pd.DataFrame) -> Section:
         f"before any result can be significant; with fewer the verdict is '{findings.INCONCLUSIVE}'. Verdicts come "
         f"from these numbers only: '{findings.REPRODUCED}' means significant in the claimed direction, "
         f"'{findings.NOT_REPRODUCED}' anything else. The all-pairs tests under Statistics are exploratory.")
+    effect_headers, effect_formats = _effect_columns()
     if len(result.claims):
         section.tables.append(Table(
             "findings_claims", "The papers' claims in this run",
             result.claims.drop(columns=["paper"]),
             headers={"source": "Source", "claim": "Claim", "entry_a": "A (claimed better)", "entry_b": "B",
-                     "n_cases": "Cases", **_EFFECT_HEADERS, "verdict": "Verdict"},
-            formats=_EFFECT_FORMATS,
+                     "n_cases": "Cases", **effect_headers, "verdict": "Verdict"},
+            formats=effect_formats,
             caption="Differences are A − B, paired per case: a positive ΔScore or ΔDice, a negative ΔVOE or "
                     "ΔASD favours A."))
     if len(result.gains):
         section.tables.append(Table(
             "findings_refinements", "Each refinement's gain over threshold", result.gains,
             headers={"method": "Method", "postprocessor": "Refinement", "baseline": "Against", "n_cases": "Cases",
-                     **_EFFECT_HEADERS, "verdict": "Verdict"},
-            formats=_EFFECT_FORMATS,
+                     **effect_headers, "verdict": "Verdict"},
+            formats=effect_formats,
             caption="Refinement minus threshold on the same predictions; a positive ΔScore is a gain."))
     return section
 
 
-_EFFECT_HEADERS = {"mean_diff": "ΔScore", "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p",
-                   "p_holm": "p (Holm)", "d_dice": "ΔDice", "d_voe": "ΔVOE [%]", "d_asd": "ΔASD [mm]"}
-_EFFECT_FORMATS = {"mean_diff": "+.2f", "ci_low": "+.2f", "ci_high": "+.2f", "p_value": ".2g", "p_holm": ".2g",
-                   "d_dice": "+.3f", "d_voe": "+.2f", "d_asd": "+.2f"}
+def _effect_columns() -> tuple[dict[str, str], dict[str, str]]:
+    """Headers and formats of the effect columns both findings tables show."""
+    headers = {"mean_diff": "ΔScore", "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p",
+               "p_holm": "p (Holm)"}
+    formats = {"mean_diff": "+.2f", "ci_low": "+.2f", "ci_high": "+.2f", "p_value": ".2g", "p_holm": ".2g"}
+    for column in findings.CONTEXT_METRICS:
+        headers[f"d_{column}"], formats[f"d_{column}"] = delta(column)
+    return headers, formats
 
 
 def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
@@ -253,8 +273,8 @@ def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
         headers={"entry": ENTRY, "n_cases": "Cases", "mean": "Mean score", "ci_low": "95% CI low",
                  "ci_high": "95% CI high", "rank": "Rank", "stability": "Keeps rank", "rank_low": "Rank 2.5%",
                  "rank_high": "Rank 97.5%"},
-        formats={"mean": ".1f", "ci_low": ".1f", "ci_high": ".1f", "rank": ".0f", "stability": ".2f",
-                 "rank_low": ".0f", "rank_high": ".0f"},
+        formats={"mean": SCORE_FORMAT, "ci_low": SCORE_FORMAT, "ci_high": SCORE_FORMAT, "rank": ".0f",
+                 "stability": ".2f", "rank_low": ".0f", "rank_high": ".0f"},
         caption=(f"{stats.N_BOOTSTRAP} bootstrap resamples of the cases (seed 0). 'Keeps rank' is the fraction of "
                  "resamples in which the entry has its observed (leaderboard) rank; 'Rank 2.5%' and 'Rank 97.5%' "
                  "bound the ranks it takes.")))

@@ -24,13 +24,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
+from liverbench import schema  # noqa: E402
 from liverbench.report.tables import STAGES  # noqa: E402
 
 DPI = 90
 HU_WINDOW = (-200.0, 300.0)  # abdominal soft-tissue window, as the preprocessing default
 REFERENCE_COLOUR, SEGMENTATION_COLOUR = "#22c55e", "#ef4444"
-BOX_METRICS = (("voe", "VOE [%]"), ("rvd", "RVD [%]"), ("asd", "ASD [mm]"), ("rmsd", "RMSD [mm]"),
-               ("maxd", "MaxD [mm]"), ("dice", "Dice"), ("score", "SLiver07 score"))
 SMOOTH_ABOVE = 60  # points per curve beyond which a moving average is drawn over the raw losses
 STAGE_COLOURS = dict(zip(STAGES, ("#94a3b8", "#60a5fa", "#f59e0b", "#ef4444", "#a78bfa")))
 
@@ -114,7 +113,8 @@ def overlay_figure(panels: list[dict], title: str, path: Path) -> Path:
             ax.set_yticks([])
             if column == 0:
                 ax.set_ylabel(view["plane"])
-        axes[0, column].set_title(f"{panel['role']}: {panel['case_id']}\nscore {panel['score']:.1f}", fontsize=9)
+        axes[0, column].set_title(f"{panel['role']}: {panel['case_id']}\nscore {panel['score']:{schema.SCORE_FORMAT}}",
+                                  fontsize=9)
     handles = [Line2D([], [], color=REFERENCE_COLOUR, label="reference"),
                Line2D([], [], color=SEGMENTATION_COLOUR, label="segmentation")]
     fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False)
@@ -124,13 +124,15 @@ def overlay_figure(panels: list[dict], title: str, path: Path) -> Path:
 
 
 def boxplots(values: pd.DataFrame, order: list[str], path: Path) -> Path | str:
-    """One panel per metric, one horizontal box per entry (best-ranked at the top)."""
+    """One panel per leaderboard metric and the SLiver07 score, one horizontal box per entry
+    (best-ranked at the top)."""
     order = [e for e in order if (values["entry"] == e).any()]
     if not order:
         return "no successful rows to plot"
-    fig, axes = plt.subplots(1, len(BOX_METRICS), sharey=True,
-                             figsize=(2.3 * len(BOX_METRICS) + 2.5, 0.32 * len(order) + 1.4), squeeze=False)
-    for ax, (column, label) in zip(axes[0], BOX_METRICS):
+    panels = [(m.column, m.header) for m in schema.METRICS if m.leaderboard] + [(schema.SCORE, "SLiver07 score")]
+    fig, axes = plt.subplots(1, len(panels), sharey=True,
+                             figsize=(2.3 * len(panels) + 2.5, 0.32 * len(order) + 1.4), squeeze=False)
+    for ax, (column, label) in zip(axes[0], panels):
         data = [values.loc[values["entry"] == e, column].dropna().to_numpy(float) for e in reversed(order)]
         ax.boxplot(data, orientation="horizontal", widths=0.6, showfliers=True,
                    medianprops={"color": "#dc2626"}, flierprops={"markersize": 3})

@@ -100,11 +100,12 @@ class Findings:
         return smallest_n(self.family_size, self.alpha)
 
 
+# Mean differences shown for context beside the score's: the measures the papers report.
+CONTEXT_METRICS = ("dice", "voe", "asd")
+_EFFECT = ["n_cases", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm", *(f"d_{c}" for c in CONTEXT_METRICS)]
 # The verdict next to the question, so it shows without scrolling a wide table.
-CLAIM_COLUMNS = ["source", "claim", "verdict", "entry_a", "entry_b", "n_cases", "mean_diff", "ci_low", "ci_high",
-                 "p_value", "p_holm", "d_dice", "d_voe", "d_asd", "paper"]
-GAIN_COLUMNS = ["method", "postprocessor", "baseline", "verdict", "n_cases", "mean_diff", "ci_low", "ci_high",
-                "p_value", "p_holm", "d_dice", "d_voe", "d_asd"]
+CLAIM_COLUMNS = ["source", "claim", "verdict", "entry_a", "entry_b", *_EFFECT, "paper"]
+GAIN_COLUMNS = ["method", "postprocessor", "baseline", "verdict", *_EFFECT]
 
 
 def _entries(ok: pd.DataFrame, method: str, pp: str) -> list[tuple[str, str]]:
@@ -149,8 +150,8 @@ def _gain_pairs(ok: pd.DataFrame) -> list[tuple[str, str]]:
 
 def _compare(values: pd.DataFrame, a: str, b: str) -> dict:
     """Paired effect of a over b on the cases both have: the mean score difference with its
-    bootstrap CI and the Wilcoxon p, and the mean differences of Dice, VOE and ASD for context."""
-    columns = [SCORE, "dice", "voe", "asd"]
+    bootstrap CI and the Wilcoxon p, and the mean differences of the context measures."""
+    columns = [SCORE, *CONTEXT_METRICS]
     va = values[values["entry"] == a].set_index("case_id")
     vb = values[values["entry"] == b].set_index("case_id")
     common = va.index.intersection(vb.index)
@@ -159,8 +160,7 @@ def _compare(values: pd.DataFrame, a: str, b: str) -> dict:
     low, high = stats.mean_difference_ci(diff[SCORE].to_numpy(), seed=zlib.crc32(f"{a}\n{b}".encode()))
     means = diff.mean() if len(common) else pd.Series(np.nan, index=columns)
     return {"n_cases": len(common), "mean_diff": float(means[SCORE]), "ci_low": low, "ci_high": high,
-            "p_value": test["p_value"], "d_dice": float(means["dice"]), "d_voe": float(means["voe"]),
-            "d_asd": float(means["asd"])}
+            "p_value": test["p_value"], **{f"d_{c}": float(means[c]) for c in CONTEXT_METRICS}}
 
 
 def findings(ok: pd.DataFrame, claims=PAPER_CLAIMS, alpha: float = ALPHA) -> Findings:

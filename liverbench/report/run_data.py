@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from liverbench import schema
 from liverbench.errors import InputError
 from liverbench.hashing import canonical_json
-from liverbench.schema import ALL_COLUMNS
 from liverbench.store import ResultStore
 
 TUNED = "\x00tuned"  # stands in for the parameters of a tuned refinement when labelling (no JSON looks like it)
@@ -63,7 +63,7 @@ def load_run(run_dir: str | Path) -> RunData:
 def _normalise_rows(rows: pd.DataFrame, run_dir: Path, config: dict[str, Any] | None = None,
                     store: ResultStore | None = None) -> pd.DataFrame:
     rows = rows.copy()
-    for column in ALL_COLUMNS:  # rows written by an older schema lack newer columns
+    for column in schema.ALL_COLUMNS:  # rows written by an older schema lack newer columns
         if column not in rows.columns:
             rows[column] = np.nan
     rows["status"] = rows["status"].fillna("failed").astype(str)

@@ -12,28 +12,42 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from liverbench import schema
 from liverbench.report.document import seconds
 from liverbench.report.run_data import params_text
 from liverbench.report.stats import paired_wilcoxon
-from liverbench.schema import SCORE, SLIVER07
+from liverbench.schema import SCORE
 
-SLIVER07_COLUMNS = tuple(c for m in SLIVER07 for c in (m.column, m.score_column)) + (SCORE,)
-CASE_VALUES = tuple(dict.fromkeys(SLIVER07_COLUMNS + ("dice", "jaccard", "hd95", "nsd")))
 STAGES = ("read", "preprocess", "predict", "refine", "metrics")  # per-case stages, in pipeline order
 # What a user waits for per case once the data is in memory: Dou et al.'s "5 s for the network
 # and 87 s for the CRF". Reading and scoring are the harness's cost, shown in the profile only.
 RUNTIME_STAGES = ("preprocess", "predict", "refine")
 AVERAGE = "Average"
+# The context columns of the refinement-gain table: the measures a refinement is meant to move.
+GAIN_METRICS = ("dice", "voe", "asd", "maxd")
+# Yang et al. Table 1: the distribution over cases of these measures.
+DISTRIBUTION_METRICS = ("asd", "dice")
+
+
+def sliver07_columns() -> list[str]:
+    """Each scored measure beside its score, then the case score: the SLiver07 table layout."""
+    return [c for m in schema.SLIVER07 for c in (m.column, m.score_column)] + [SCORE]
+
+
+def leaderboard_metrics() -> list[str]:
+    """The metric columns of the leaderboard, in the schema's order, then the case score."""
+    return [m.column for m in schema.METRICS if m.leaderboard] + [SCORE]
 
 
 def per_case_values(ok: pd.DataFrame) -> pd.DataFrame:
     """One row per (entry, case): metric values averaged over folds and seeds."""
     columns = ["entry", "method_label", "pp_label", "case_id"]
+    metrics = list(schema.METRIC_COLUMNS)
     if ok.empty:
-        return pd.DataFrame(columns=columns + list(CASE_VALUES))
-    values = ok[columns + list(CASE_VALUES)].copy()
-    values[list(CASE_VALUES)] = values[list(CASE_VALUES)].astype(float)
-    return values.groupby(columns, sort=False, as_index=False)[list(CASE_VALUES)].mean()
+        return pd.DataFrame(columns=columns + metrics)
+    values = ok[columns + metrics].copy()
+    values[metrics] = values[metrics].astype(float)
+    return values.groupby(columns, sort=False, as_index=False)[metrics].mean()
 
 
 def score_matrix(ok: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
@@ -54,10 +68,11 @@ def sliver07_table(ok: pd.DataFrame, entry: str) -> pd.DataFrame:
     of the per-case scores, and the total is the mean of the per-case totals.
     """
     values = per_case_values(ok[ok["entry"] == entry])
-    table = values[["case_id", *SLIVER07_COLUMNS]].sort_values("case_id").reset_index(drop=True)
+    columns = sliver07_columns()
+    table = values[["case_id", *columns]].sort_values("case_id").reset_index(drop=True)
     if table.empty:
         return table
-    average = table[list(SLIVER07_COLUMNS)].mean().to_frame().T
+    average = table[columns].mean().to_frame().T
     average.insert(0, "case_id", AVERAGE)
     return pd.concat([table, average], ignore_index=True)
 
@@ -80,6 +95,7 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
     successful case come last, unranked."""
     ok = rows[rows["status"] == "ok"]
     values = per_case_values(ok)
+    metrics = leaderboard_metrics()
     records = []
     for entry, group in rows.groupby("entry", sort=False):
         cases = values[values["entry"] == entry]
@@ -94,14 +110,13 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
             "n_cases": int(cases["case_id"].nunique()),
             "n_failed": int(len(failed)),
         }
-        for column in ("voe", "rvd", "asd", "rmsd", "maxd", "dice", SCORE):
+        for column in metrics:
             record[column] = float(cases[column].mean()) if len(cases) else np.nan
         record["runtime_s"] = float(runtime) if pd.notna(runtime) else np.nan
         records.append(record)
     board = pd.DataFrame.from_records(
         records,
-        columns=["entry", "method", "postprocessor", "n_cases", "n_failed", "voe", "rvd", "asd", "rmsd", "maxd",
-                 "dice", SCORE, "runtime_s"],
+        columns=["entry", "method", "postprocessor", "n_cases", "n_failed", *metrics, "runtime_s"],
     )
     # Rank ties share the better rank ("min"): identical masks from two refinements tie.
     board = board.sort_values([SCORE, "entry"], ascending=[False, True], na_position="last", kind="mergesort")
@@ -116,19 +131,21 @@ def distribution(ok: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     method will meet. It does not exist for a single case and shows as missing.
     """
     values = per_case_values(ok)
+    stats = [(column, stat) for column in DISTRIBUTION_METRICS for stat in distribution_stats(column)]
     records = []
     for entry in order:
         cases = values[values["entry"] == entry]
-        asd, dice = cases["asd"].astype(float), cases["dice"].astype(float)
-        records.append({
-            "entry": entry, "n_cases": len(cases),
-            "asd_mean": asd.mean(), "asd_std": asd.std(ddof=1), "asd_max": asd.max(), "asd_median": asd.median(),
-            "dice_mean": dice.mean(), "dice_std": dice.std(ddof=1), "dice_min": dice.min(),
-            "dice_median": dice.median(),
-        })
-    return pd.DataFrame.from_records(records, columns=[
-        "entry", "n_cases", "asd_mean", "asd_std", "asd_max", "asd_median", "dice_mean", "dice_std", "dice_min",
-        "dice_median"])
+        record = {"entry": entry, "n_cases": len(cases)}
+        for column, stat in stats:
+            series = cases[column].astype(float)
+            record[f"{column}_{stat}"] = series.std(ddof=1) if stat == "std" else getattr(series, stat)()
+        records.append(record)
+    return pd.DataFrame.from_records(records, columns=["entry", "n_cases", *(f"{c}_{s}" for c, s in stats)])
+
+
+def distribution_stats(column: str) -> tuple[str, ...]:
+    """Mean, std, the worst case (the largest error, the smallest agreement) and median."""
+    return ("mean", "std", "min" if schema.metric(column).higher_is_better else "max", "median")
 
 
 def runtime_profile(ok: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -193,20 +210,20 @@ def refinement_gain(ok: pd.DataFrame, baseline: str = "threshold") -> pd.DataFra
             common = base.index.intersection(other.index)
             if common.empty:
                 continue
-            diff = other.loc[common, list(CASE_VALUES)] - base.loc[common, list(CASE_VALUES)]
+            metrics = [SCORE, *GAIN_METRICS]
+            diff = other.loc[common, metrics] - base.loc[common, metrics]
             d_score = diff[SCORE]
             test = paired_wilcoxon(other.loc[common, SCORE].to_numpy(), base.loc[common, SCORE].to_numpy())
             records.append({
                 "method": method, "postprocessor": pp, "baseline": base_label, "n_cases": len(common),
                 "d_score_mean": d_score.mean(), "d_score_median": d_score.median(),
-                "d_dice_mean": diff["dice"].mean(), "d_voe_mean": diff["voe"].mean(),
-                "d_asd_mean": diff["asd"].mean(), "d_maxd_mean": diff["maxd"].mean(),
+                **{f"d_{c}_mean": diff[c].mean() for c in GAIN_METRICS},
                 "wins": int((d_score > 0).sum()), "ties": int((d_score == 0).sum()),
                 "losses": int((d_score < 0).sum()), "p_value": test["p_value"],
             })
     return pd.DataFrame.from_records(records, columns=[
-        "method", "postprocessor", "baseline", "n_cases", "d_score_mean", "d_score_median", "d_dice_mean",
-        "d_voe_mean", "d_asd_mean", "d_maxd_mean", "wins", "ties", "losses", "p_value"])
+        "method", "postprocessor", "baseline", "n_cases", "d_score_mean", "d_score_median",
+        *(f"d_{c}_mean" for c in GAIN_METRICS), "wins", "ties", "losses", "p_value"])
 
 
 def tuned_parameters(ok: pd.DataFrame) -> pd.DataFrame:

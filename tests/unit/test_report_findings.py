@@ -11,7 +11,7 @@ from scipy import stats as sps
 
 from liverbench.report import findings as fd
 from liverbench.report.stats import holm
-from liverbench.report.tables import CASE_VALUES
+from liverbench.schema import METRIC_COLUMNS
 
 
 def _rows(scores: dict[tuple[str, str], np.ndarray]) -> pd.DataFrame:
@@ -21,7 +21,7 @@ def _rows(scores: dict[tuple[str, str], np.ndarray]) -> pd.DataFrame:
         for i, value in enumerate(values):
             if np.isnan(value):
                 continue  # that case is missing for this entry
-            record = {c: 0.0 for c in CASE_VALUES}
+            record = {c: 0.0 for c in METRIC_COLUMNS}
             record.update(score=float(value), dice=float(value) / 100, voe=100 - float(value), asd=10 - value / 10)
             records.append({"method": method, "postprocessor": pp, "method_label": method, "pp_label": pp,
                             "entry": f"{method} + {pp}", "case_id": f"case-{i:02d}", **record})

@@ -11,6 +11,7 @@ from test_report_fakerun import fake_run, make_run  # noqa: F401 (fixture)
 
 from liverbench.report import tables
 from liverbench.report.run_data import load_run
+from liverbench.schema import METRIC_COLUMNS
 from liverbench.store import ResultStore
 
 SLIVER = ["voe", "voe_score", "rvd", "rvd_score", "asd", "asd_score", "rmsd", "rmsd_score", "maxd", "maxd_score",
@@ -98,7 +99,7 @@ def test_failed_rows_show_the_error_message_not_the_traceback(fake_run):
 def test_cases_seen_under_several_seeds_count_once():
     rows = pd.DataFrame({
         "entry": ["m + t"] * 3, "method_label": ["m"] * 3, "pp_label": ["t"] * 3, "case_id": ["a", "a", "b"],
-        **{c: [10.0, 20.0, 60.0] for c in tables.CASE_VALUES},
+        **{c: [10.0, 20.0, 60.0] for c in METRIC_COLUMNS},
     })
     values = tables.per_case_values(rows).set_index("case_id")
     assert values.loc["a", "score"] == 15.0 and values.loc["b", "score"] == 60.0
