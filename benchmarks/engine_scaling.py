@@ -38,7 +38,7 @@ def run_rows(workers: int, cases: int, preset: str, root: Path, refine_in: str =
     import ray
 
     from liverbench import runner
-    from liverbench.config import resolve
+    from liverbench.config import parse
 
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < workers:
@@ -46,13 +46,14 @@ def run_rows(workers: int, cases: int, preset: str, root: Path, refine_in: str =
     os.sched_setaffinity(0, set(cores[:workers]))
     try:
         ray.init(num_cpus=workers, num_gpus=0, include_dashboard=False, log_to_driver=False)
-        cfg = resolve({
+        cfg = parse({
             "name": f"scaling-{workers}w", "runs_dir": str(root),
             "dataset": {"name": "synthetic", "params": {"n_cases": cases, "preset": preset, "seed": 0}},
             "split": {"kind": "none"},
             "methods": [{"name": "intensity", "params": {}}],
             "postprocessors": [],
-            "execution": {"backend": "ray", "num_cpus": workers, "max_in_flight": 2 * workers, "refine_in": refine_in},
+            "execution": {"backend": "ray", "num_cpus": workers, "max_in_flight": 2 * workers,
+                          "ray": {"refine_in": refine_in}},
         })
         t0 = time.perf_counter()
         out = runner.run(cfg, quiet=True)
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
     p.add_argument("--preset", default="small")
     p.add_argument("--repeats", type=int, default=5, help="interleaved 1-worker / 2-worker pairs (median)")
     p.add_argument("--refine-in", default="auto", choices=["auto", "tasks"],
-                   help="execution.refine_in: 'auto' = the CPU actor scores its rows, 'tasks' = one Ray task per row")
+                   help="execution.ray.refine_in: 'auto' = the CPU actor scores its rows, 'tasks' = one Ray task per row")
     args = p.parse_args(argv)
     walls: dict[int, list[float]] = {1: [], 2: []}
     busy: dict[int, list[float]] = {1: [], 2: []}

@@ -1,12 +1,16 @@
 """The run configuration: one TOML file, CLI overrides, validated before any work starts.
 
-`load_config(path, overrides)` returns the *resolved* config: every default filled in, every
-method / post-processor / dataset name checked against the registry, `threshold` always among
-the post-processors (so each refinement is compared against no refinement). The resolved dict
-is what the run directory stores as `config.json` and what keys are hashed from.
+`load_config(path, overrides)` returns a frozen, typed `RunConfig`: every default filled in,
+`threshold` always among the post-processors (so each refinement is compared against no
+refinement), and -- unless `check_names=False` -- every plugin name and params table checked by
+`liverbench.workspec.resolve`, the one place that turns names into classes. `RunConfig.to_dict()`
+is what the run directory stores as `config.json`.
 
-Errors are `ConfigError` naming the key (e.g. ``execution.max_in_flight``), or the registry's
-`UnknownNameError` (with near-match suggestions) re-raised as a ConfigError naming the key.
+Errors are `ConfigError` naming the key (e.g. ``execution.max_in_flight``), with near-match
+suggestions for unknown keys and names. The validation is written by hand rather than with a
+schema library (pydantic was considered): its messages name the TOML key as the user wrote it
+(``methods[1].params.sigma``), suggest near matches, say what moved, and take plugin-declared
+checks (`liverbench.plugin.Param`) -- a library's errors would have to be rewritten for each.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import copy
 import json
 import re
 import tomllib
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from liverbench.errors import ConfigError, UnknownNameError
+from liverbench.errors import ConfigError
 from liverbench.schema import METRIC_COLUMNS
 
 # The always-present baseline refinement: P >= 0.5.
@@ -31,9 +36,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "train_dataset": {"name": None, "params": {}},
     "split": {"kind": "fixed", "test_fraction": 0.33, "val_fraction": 0.2, "k": 5, "seed": 0,
               "train": None, "test": None},
-    "execution": {"backend": "local", "address": "", "num_cpus": 2, "num_gpus": None, "retries": 1,
+    # the backend's own keys live in a sub-table named after it ([execution.ray]), checked by it
+    "execution": {"backend": "local", "num_cpus": 2, "num_gpus": None, "retries": 1,
                   "max_in_flight": 4, "allow_cpu_fallback": True, "save_predictions": False,
-                  "seeds": [0], "actors_per_model": 0, "flush_every": 8, "refine_in": "auto"},
+                  "seeds": [0], "flush_every": 8},
     "metrics": {"convention": "sliver07", "nsd_tolerance_mm": 1.0, "refs": None},
 }
 _TOP_LEVEL = {"name", "runs_dir", "dataset", "train_dataset", "split", "methods", "postprocessors",
@@ -41,10 +47,8 @@ _TOP_LEVEL = {"name", "runs_dir", "dataset", "train_dataset", "split", "methods"
 _METHOD_KEYS = {"name", "params", "cases"}
 _PP_KEYS = {"name", "params", "tune", "metric"}
 _SPLIT_KINDS = ("fixed", "kfold", "loo", "none")
-_BACKENDS = ("local", "ray")
-# Ray: "auto" = a CPU prediction actor refines + scores its own rows, a GPU one hands them to CPU tasks;
-# "tasks" = always CPU tasks.
-_REFINE_IN = ("auto", "tasks")
+# Keys that once sat in [execution] and now belong to a backend's own table.
+_MOVED = {"address": "ray", "actors_per_model": "ray", "refine_in": "ray"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SLIVER07_REF_KEYS = ("voe", "rvd", "asd", "rmsd", "maxd")
 
@@ -55,7 +59,113 @@ _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a 
                list: "a list", dict: "a table"}
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = (), *, check_names: bool = True) -> dict[str, Any]:
+# --- the typed tree --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PluginTable:
+    """A named plugin with its params table: [dataset], [train_dataset]."""
+
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str
+    params: dict[str, Any]
+    cases: tuple[str, ...] | None = None  # score on these test cases only
+
+
+@dataclass(frozen=True)
+class PostprocessorEntry:
+    name: str
+    params: dict[str, Any]
+    tune: bool = False
+    metric: str = "score"  # what tuning maximises
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    kind: str
+    test_fraction: float
+    val_fraction: float
+    k: int
+    seed: int
+    train: tuple[str, ...] | None
+    test: tuple[str, ...] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form that `splits.json` records (and compares on resume)."""
+        d = asdict(self)
+        d.update(train=_listed(self.train), test=_listed(self.test))
+        return d
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    backend: str
+    num_cpus: int
+    num_gpus: int | None
+    retries: int
+    max_in_flight: int
+    allow_cpu_fallback: bool
+    save_predictions: bool
+    seeds: tuple[int, ...]
+    flush_every: int
+    options: dict[str, Any]  # [execution.<backend>], checked against the backend in workspec.resolve
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    convention: str
+    nsd_tolerance_mm: float
+    refs: dict[str, float] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The form that every row key hashes."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    runs_dir: str
+    dataset: PluginTable
+    train_dataset: PluginTable | None
+    split: SplitConfig
+    methods: tuple[MethodEntry, ...]
+    postprocessors: tuple[PostprocessorEntry, ...]
+    execution: ExecutionConfig
+    metrics: MetricsConfig
+    plugins_allow: tuple[str, ...] | None  # [plugins] allow: the third-party plugins that may load
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: what `config.json` stores."""
+        ex = asdict(self.execution)
+        options = ex.pop("options")
+        ex["seeds"] = list(self.execution.seeds)
+        if options:
+            ex[self.execution.backend] = options
+        return {"name": self.name, "runs_dir": self.runs_dir, "dataset": asdict(self.dataset),
+                "train_dataset": asdict(self.train_dataset) if self.train_dataset else None,
+                "split": self.split.as_dict(),
+                "methods": [{k: v for k, v in asdict(m).items() if k != "cases" or v is not None}
+                            | ({"cases": list(m.cases)} if m.cases is not None else {}) for m in self.methods],
+                "postprocessors": [asdict(pp) for pp in self.postprocessors],
+                "execution": ex, "metrics": self.metrics.as_dict(),
+                "plugins": {"allow": _listed(self.plugins_allow)}}
+
+
+def _listed(items: tuple | None) -> list | None:
+    return None if items is None else list(items)
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = (), *, check_names: bool = True) -> RunConfig:
     """Read, override, validate and resolve a run config file."""
     path = Path(path)
     if not path.is_file():
@@ -67,7 +177,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = (), *, check_names:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not a text file: {exc}") from exc
     raw = apply_overrides(raw, overrides)
-    return resolve(raw, source=str(path), check_names=check_names)
+    return parse(raw, source=str(path), check_names=check_names)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
@@ -121,12 +231,12 @@ def _child(node: Any, part: str, key: str, create: bool) -> Any:
     return node[part]
 
 
-def resolve(raw: dict[str, Any], *, source: str = "<config>", check_names: bool = True) -> dict[str, Any]:
-    """Validate a raw config dict and fill in every default. Raises ConfigError naming the key."""
+def parse(raw: dict[str, Any], *, source: str = "<config>", check_names: bool = True) -> RunConfig:
+    """Validate a raw config dict and fill in every default. Raises ConfigError naming the key.
+    `check_names`: also resolve every plugin name and check its params (workspec.resolve)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the config must be a table")
     _no_unknown(raw, _TOP_LEVEL, "")
-    cfg: dict[str, Any] = {}
 
     name = raw.get("name")
     if name is None:
@@ -134,79 +244,26 @@ def resolve(raw: dict[str, Any], *, source: str = "<config>", check_names: bool 
     _type(name, str, "name")
     if not _NAME_RE.match(name):
         raise ConfigError(f"name: {name!r} must be letters, digits, '-', '_' or '.' (it names a directory)")
-    cfg["name"] = name
-    cfg["runs_dir"] = _type(raw.get("runs_dir", "runs"), str, "runs_dir")
-
     if "dataset" not in raw:
         raise ConfigError("missing table [dataset] (the cases that are scored)")
-    cfg["dataset"] = _dataset(raw["dataset"], "dataset")
-    cfg["train_dataset"] = _dataset(raw["train_dataset"], "train_dataset") if "train_dataset" in raw else None
+    train_dataset = _dataset(raw["train_dataset"], "train_dataset") if "train_dataset" in raw else None
+    cfg = RunConfig(
+        name=name, runs_dir=_type(raw.get("runs_dir", "runs"), str, "runs_dir"),
+        dataset=_dataset(raw["dataset"], "dataset"), train_dataset=train_dataset,
+        split=_split(raw.get("split", {}), has_train_dataset=train_dataset is not None),
+        methods=_methods(raw.get("methods")), postprocessors=_postprocessors(raw.get("postprocessors", [])),
+        execution=_execution(raw.get("execution", {})), metrics=_metrics(raw.get("metrics", {})),
+        plugins_allow=_plugins(raw.get("plugins", {})))
 
-    cfg["split"] = _split(raw.get("split", {}), has_train_dataset=cfg["train_dataset"] is not None)
-    cfg["methods"] = _methods(raw.get("methods"))
-    cfg["postprocessors"] = _postprocessors(raw.get("postprocessors", []))
-    cfg["execution"] = _execution(raw.get("execution", {}))
-    cfg["metrics"] = _metrics(raw.get("metrics", {}))
-    cfg["plugins"] = _plugins(raw.get("plugins", {}))
-
-    if cfg["split"]["kind"] == "none" and cfg["train_dataset"] is None:
-        for i, pp in enumerate(cfg["postprocessors"]):
-            if pp["tune"]:
+    if cfg.split.kind == "none" and cfg.train_dataset is None:
+        for i, pp in enumerate(cfg.postprocessors):
+            if pp.tune:
                 raise ConfigError(f"postprocessors[{i}].tune: tuning needs training cases, but split.kind = 'none'")
     if check_names:
-        check_registered(cfg)
+        from liverbench.workspec import resolve
+
+        resolve(cfg)
     return cfg
-
-
-def check_registered(cfg: dict[str, Any]) -> None:
-    """Every name must resolve in the registry, and every params table must construct."""
-    from liverbench import registry
-
-    if cfg.get("plugins", {}).get("allow") is not None:
-        registry.set_allow_list(cfg["plugins"]["allow"])
-
-    def load(kind: str, name: str, key: str):
-        getter = {"segmenter": registry.get_segmenter, "postprocessor": registry.get_postprocessor,
-                  "dataset": registry.get_dataset}[kind]
-        try:
-            return getter(name)
-        except UnknownNameError as exc:
-            raise ConfigError(f"{key}: {exc}") from exc
-        except Exception as exc:  # a plugin that cannot be imported is a config problem too
-            raise ConfigError(f"{key}: {kind} {name!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
-
-    for table in ("dataset", "train_dataset"):
-        if cfg[table] is not None:
-            cls = load("dataset", cfg[table]["name"], f"{table}.name")
-            check_params(cls, cfg[table]["params"], f"{table}.params")  # opened (scanned) in prepare()
-    for i, m in enumerate(cfg["methods"]):
-        cls = load("segmenter", m["name"], f"methods[{i}].name")
-        _construct(cls, m["params"], f"methods[{i}].params")
-    for i, pp in enumerate(cfg["postprocessors"]):
-        cls = load("postprocessor", pp["name"], f"postprocessors[{i}].name")
-        if not pp["tune"]:
-            _construct(cls, pp["params"], f"postprocessors[{i}].params")
-
-
-def _construct(cls: type, params: dict[str, Any], key: str) -> None:
-    """The declared checks (`param_checks`), then the constructor itself: the neural methods
-    resolve their preset and check the result there (`_check_config`). Plugins keep __init__
-    cheap (no weights are loaded there), so this costs nothing before the work."""
-    from liverbench.plugin import ParamError
-
-    check_params(cls, params, key)
-    try:
-        cls(**params)
-    except ParamError as exc:
-        raise ConfigError(f"{key}.{exc.param}: {exc.problem}") from exc
-    except Exception as exc:
-        raise ConfigError(f"{key}: {cls.__name__} rejected {params!r}: {type(exc).__name__}: {exc}") from exc
-
-
-def check_params(cls: type, params: dict[str, Any], key: str) -> None:
-    from liverbench.plugin import check_params as check
-
-    check(cls, params, key)
 
 
 # --- per-table validation ------------------------------------------------------------------
@@ -247,16 +304,16 @@ def _params(value: Any, key: str) -> dict[str, Any]:
     return copy.deepcopy(params)
 
 
-def _dataset(value: Any, key: str) -> dict[str, Any]:
+def _dataset(value: Any, key: str) -> PluginTable:
     table = _table(value, key)
     _no_unknown(table, _DEFAULTS["dataset"], key + ".")
     if "name" not in table:
         raise ConfigError(f"missing key '{key}.name'")
-    return {"name": _type(table["name"], str, f"{key}.name"),
-            "params": _params(table.get("params", {}), f"{key}.params")}
+    return PluginTable(name=_type(table["name"], str, f"{key}.name"),
+                       params=_params(table.get("params", {}), f"{key}.params"))
 
 
-def _split(value: Any, has_train_dataset: bool) -> dict[str, Any]:
+def _split(value: Any, has_train_dataset: bool) -> SplitConfig:
     table = _table(value, "split")
     _no_unknown(table, _DEFAULTS["split"], "split.")
     out = dict(_DEFAULTS["split"])
@@ -295,7 +352,11 @@ def _split(value: Any, has_train_dataset: bool) -> dict[str, Any]:
     if has_train_dataset and out["test"] is not None and kind == "fixed":
         raise ConfigError("split.test: with [train_dataset] and kind 'fixed' every [dataset] case is tested; "
                           "use kind = 'loo' with split.test to hold out some of them")
-    return out
+    return SplitConfig(**{**out, "train": _tupled(out["train"]), "test": _tupled(out["test"])})
+
+
+def _tupled(items: list | None) -> tuple | None:
+    return None if items is None else tuple(items)
 
 
 def _named_entry(table: Any, allowed: set[str], key: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -315,7 +376,7 @@ def _check_listed_once(ident: dict[str, Any], seen: set[str], key: str, what: st
     seen.add(text)
 
 
-def _methods(value: Any) -> list[dict[str, Any]]:
+def _methods(value: Any) -> tuple[MethodEntry, ...]:
     if value is None:
         raise ConfigError("missing [[methods]]: at least one method to run")
     if not isinstance(value, list) or not value:
@@ -330,12 +391,12 @@ def _methods(value: Any) -> list[dict[str, Any]]:
             cases = m["cases"]
             if not isinstance(cases, list) or not cases or not all(isinstance(c, str) for c in cases):
                 raise ConfigError(f"{key}.cases: expected a non-empty list of case ids (strings)")
-            entry["cases"] = cases
-        out.append(entry)
-    return out
+            entry["cases"] = tuple(cases)
+        out.append(MethodEntry(**entry))
+    return tuple(out)
 
 
-def _postprocessors(value: Any) -> list[dict[str, Any]]:
+def _postprocessors(value: Any) -> tuple[PostprocessorEntry, ...]:
     if not isinstance(value, list):
         raise ConfigError("postprocessors: expected an array of tables ([[postprocessors]])")
     out, seen = [], set()
@@ -350,29 +411,34 @@ def _postprocessors(value: Any) -> list[dict[str, Any]]:
         if entry["tune"] and entry["params"]:
             raise ConfigError(f"{key}.params: give either params or tune = true, not both")
         _check_listed_once(entry, seen, key, "post-processor")
-        out.append(entry)
+        out.append(PostprocessorEntry(**entry))
     # Plain thresholding is always in the grid: every refinement is compared against it.
     # Appended (not prepended) so error messages keep the user's indexes.
-    if not any(pp["name"] == THRESHOLD and not pp["params"] and not pp["tune"] for pp in out):
-        out.append({"name": THRESHOLD, "params": {}, "tune": False, "metric": "score"})
-    return out
+    if not any(pp.name == THRESHOLD and not pp.params and not pp.tune for pp in out):
+        out.append(PostprocessorEntry(name=THRESHOLD, params={}))
+    return tuple(out)
 
 
-def _execution(value: Any) -> dict[str, Any]:
-    table = _table(value, "execution")
+def _execution(value: Any) -> ExecutionConfig:
+    table = dict(_table(value, "execution"))
+    for key, backend in _MOVED.items():
+        if key in table:
+            raise ConfigError(f"execution.{key}: a {backend} option; it moved to its own table: "
+                              f"[execution.{backend}] {key} = ... (or --set execution.{backend}.{key}=...)")
+    backend = _type(table.get("backend", _DEFAULTS["execution"]["backend"]), str, "execution.backend")
+    # The backend's own table; any other sub-table is a mistake worth naming.
+    options = _params(table.pop(backend, {}), f"execution.{backend}")
+    for key, v in table.items():
+        if isinstance(v, dict) and key not in _DEFAULTS["execution"]:
+            raise ConfigError(f"execution.{key}: options for a backend {key!r}, but execution.backend = {backend!r}")
     _no_unknown(table, _DEFAULTS["execution"], "execution.")
     out = copy.deepcopy(_DEFAULTS["execution"])
     out.update(table)
-    if _type(out["backend"], str, "execution.backend") not in _BACKENDS:
-        raise ConfigError(f"execution.backend: {out['backend']!r} is not one of {', '.join(_BACKENDS)}")
-    _type(out["address"], str, "execution.address")
-    for key, lo in (("num_cpus", 1), ("retries", 0), ("max_in_flight", 1), ("actors_per_model", 0), ("flush_every", 1)):
+    for key, lo in (("num_cpus", 1), ("retries", 0), ("max_in_flight", 1), ("flush_every", 1)):
         if _type(out[key], int, f"execution.{key}") < lo:
             raise ConfigError(f"execution.{key}: {out[key]} must be >= {lo}")
     if out["num_gpus"] is not None and _type(out["num_gpus"], int, "execution.num_gpus") < 0:
         raise ConfigError(f"execution.num_gpus: {out['num_gpus']} must be >= 0")
-    if _type(out["refine_in"], str, "execution.refine_in") not in _REFINE_IN:
-        raise ConfigError(f"execution.refine_in: {out['refine_in']!r} is not one of {', '.join(_REFINE_IN)}")
     _type(out["allow_cpu_fallback"], bool, "execution.allow_cpu_fallback")
     _type(out["save_predictions"], bool, "execution.save_predictions")
     seeds = _type(out["seeds"], list, "execution.seeds")
@@ -382,11 +448,10 @@ def _execution(value: Any) -> dict[str, Any]:
         _type(s, int, f"execution.seeds[{j}]")
     if len(set(seeds)) != len(seeds):
         raise ConfigError("execution.seeds: lists a seed twice")
-    out["seeds"] = list(seeds)
-    return out
+    return ExecutionConfig(**{**out, "seeds": tuple(seeds), "options": options})
 
 
-def _metrics(value: Any) -> dict[str, Any]:
+def _metrics(value: Any) -> MetricsConfig:
     table = _table(value, "metrics")
     _no_unknown(table, _DEFAULTS["metrics"], "metrics.")
     out = copy.deepcopy(_DEFAULTS["metrics"])
@@ -405,10 +470,10 @@ def _metrics(value: Any) -> dict[str, Any]:
         for k, v in out["refs"].items():
             if v <= 0:
                 raise ConfigError(f"metrics.refs.{k}: {v} must be > 0")
-    return out
+    return MetricsConfig(**out)
 
 
-def _plugins(value: Any) -> dict[str, Any]:
+def _plugins(value: Any) -> tuple[str, ...] | None:
     """`[plugins] allow = [...]`: the third-party plugins (or distributions) allowed to load."""
     table = _table(value, "plugins")
     _no_unknown(table, ("allow",), "plugins.")
@@ -417,11 +482,5 @@ def _plugins(value: Any) -> dict[str, Any]:
         _type(allow, list, "plugins.allow")
         for j, n in enumerate(allow):
             _type(n, str, f"plugins.allow[{j}]")
-        allow = list(allow)
-    return {"allow": allow}
-
-
-def save_config(cfg: dict[str, Any], path: Path) -> None:
-    from liverbench.store import atomic_write_text
-
-    atomic_write_text(Path(path), json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+        allow = tuple(allow)
+    return allow

@@ -72,26 +72,24 @@ def gpus() -> list[dict[str, Any]]:
     return found
 
 
-def plugin_provenance(cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Which distribution (and version) supplied every plugin the config names."""
+def plugin_provenance(spec) -> dict[str, dict[str, Any]]:
+    """Which distribution (and version) supplied every plugin of the run (a workspec.WorkSpec)."""
     from liverbench import registry
 
     out: dict[str, dict[str, Any]] = {}
-    wanted = [("segmenter", m["name"]) for m in cfg.get("methods", [])]
-    wanted += [("postprocessor", p["name"]) for p in cfg.get("postprocessors", [])]
-    wanted += [("dataset", cfg[t]["name"]) for t in ("dataset", "train_dataset") if cfg.get(t)]
-    for kind, name in wanted:
-        try:
-            prov = dict(registry.provenance(kind, name))
-            cls = registry.get(kind, name)
-            prov["class_version"] = getattr(cls, "version", None)
-        except Exception as exc:  # noqa: BLE001 -- the manifest records, it does not judge
-            prov = {"error": str(exc)}
-        out[f"{kind}:{name}"] = prov
+    used = [("segmenter", spec.segmenters), ("postprocessor", spec.postprocessors), ("dataset", spec.datasets)]
+    for kind, classes in used:
+        for name, cls in classes.items():
+            try:
+                prov = dict(registry.provenance(kind, name))
+                prov["class_version"] = getattr(cls, "version", None)
+            except Exception as exc:  # noqa: BLE001 -- the manifest records, it does not judge
+                prov = {"error": str(exc)}
+            out[f"{kind}:{name}"] = prov
     return out
 
 
-def manifest(cfg: dict[str, Any] | None = None, cluster: dict[str, Any] | None = None) -> dict[str, Any]:
+def manifest(spec=None, cluster: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
@@ -101,6 +99,6 @@ def manifest(cfg: dict[str, Any] | None = None, cluster: dict[str, Any] | None =
         "gpus": gpus(),
         "packages": package_versions(),
         "git": git_commit(),
-        "plugins": plugin_provenance(cfg) if cfg else {},
+        "plugins": plugin_provenance(spec) if spec else {},
         "cluster": cluster or {},
     }

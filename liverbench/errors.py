@@ -22,3 +22,13 @@ class UnknownNameError(LiverbenchError, KeyError):
 
 class RegistryError(LiverbenchError):
     """A plugin that cannot be registered or loaded (duplicate name, bad entry point)."""
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for expected errors (they name their case/file); the last frames otherwise."""
+    import traceback
+
+    if isinstance(exc, LiverbenchError):
+        return f"{type(exc).__name__}: {exc}"
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])[-1500:]

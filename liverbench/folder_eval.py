@@ -90,7 +90,7 @@ def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | 
     are ignored and listed in `df.attrs["unmatched_predictions"]`."""
     import pandas as pd
 
-    from liverbench.executors.units import error_text
+    from liverbench.errors import error_text
     from liverbench.metrics import evaluate
     from liverbench.schema import METRIC_COLUMNS
     from liverbench.validate import binary_mask, same_grid

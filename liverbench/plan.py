@@ -50,7 +50,6 @@ class RowJob:
     pp_params: dict[str, Any]
     tune: bool
     tune_metric: str
-    pp_resources: Resources
     fold: int
     seed: int
 
@@ -104,35 +103,33 @@ class Plan:
                 "rows": [asdict(r) for r in self.rows], "notes": list(self.notes)}
 
 
-def build_plan(cfg: dict[str, Any], folds: list[dict[str, Any]], dataset_fp: str, train_fp: str | None,
+def build_plan(cfg, spec, folds: list[dict[str, Any]], dataset_fp: str, train_fp: str | None,
                available_gpus: float) -> Plan:
-    """Expand the resolved config over folds, seeds, methods, cases and post-processors."""
-    from liverbench import registry
-
-    ex = cfg["execution"]
-    plan = Plan(run=cfg["name"], dataset=cfg["dataset"]["name"])
-    metrics_cfg = cfg["metrics"]
+    """Expand the `RunConfig` over folds, seeds, methods, cases and post-processors, with the
+    plugin classes `spec` (workspec.resolve) holds."""
+    plan = Plan(run=cfg.name, dataset=cfg.dataset.name)
+    metrics_cfg = cfg.metrics.as_dict()
     pps = []
-    for pp in cfg["postprocessors"]:
-        cls = registry.get_postprocessor(pp["name"])
-        pps.append(({**pp, "params": pp["params"] if pp["tune"] else effective_params(cls, pp["params"])}, cls))
+    for pp in cfg.postprocessors:
+        cls = spec.postprocessors[pp.name]
+        pps.append((pp, pp.params if pp.tune else effective_params(cls, pp.params), cls))
     all_test = {case_id for fold in folds for case_id in fold["test"]}
-    for i, m in enumerate(cfg["methods"]):
-        unknown = sorted(set(m.get("cases", ())) - all_test)
+    for i, m in enumerate(cfg.methods):
+        unknown = sorted(set(m.cases or ()) - all_test)
         if unknown:
             raise ConfigError(f"methods[{i}].cases: {unknown} are not test cases of this run "
                               f"(test cases: {sorted(all_test)})")
-    for m in cfg["methods"]:
-        cls = registry.get_segmenter(m["name"])
+    for m in cfg.methods:
+        cls = spec.segmenters[m.name]
         version = str(cls.version)
-        m = {**m, "params": effective_params(cls, m["params"])}
-        fit_res, pred_res, device = _placement(cls, m["name"], available_gpus, ex["allow_cpu_fallback"], plan)
+        params = effective_params(cls, m.params)
+        fit_res, pred_res, device = _placement(cls, m.name, available_gpus, cfg.execution.allow_cpu_fallback, plan)
         for fold in folds:
-            for seed in ex["seeds"]:
+            for seed in cfg.execution.seeds:
                 trainable = bool(cls.trainable)
                 if trainable and not fold["train"]:
-                    raise ConfigError(f"methods: {m['name']!r} needs training cases but fold {fold['fold']} has none "
-                                      f"(split.kind = {cfg['split']['kind']!r})")
+                    raise ConfigError(f"methods: {m.name!r} needs training cases but fold {fold['fold']} has none "
+                                      f"(split.kind = {cfg.split.kind!r})")
                 fit_key = content_hash({
                     "dataset": dataset_fp, "train_dataset": train_fp,
                     "train": fold["train"] if trainable else [], "val": fold["val"] if trainable else [],
@@ -140,29 +137,28 @@ def build_plan(cfg: dict[str, Any], folds: list[dict[str, Any]], dataset_fp: str
                     **({"train_from_dataset": fold["train_from_dataset"] if trainable else []}
                        if "train_from_dataset" in fold else {}),
                     # the fold number matters only through its lists; keep it for readable provenance
-                    "fold": fold["fold"], "method": m["name"], "version": version, "params": m["params"],
+                    "fold": fold["fold"], "method": m.name, "version": version, "params": params,
                     "seed": seed})
                 plan.fits.append(FitJob(
-                    fit_key=fit_key, method=m["name"], method_version=version, method_params=m["params"],
+                    fit_key=fit_key, method=m.name, method_version=version, method_params=params,
                     trainable=trainable, fold=fold["fold"], seed=seed,
                     train=tuple(fold["train"]), val=tuple(fold["val"]),
-                    train_source="train_dataset" if cfg["train_dataset"] else "dataset",
+                    train_source="train_dataset" if cfg.train_dataset else "dataset",
                     train_from_dataset=tuple(fold.get("train_from_dataset", ())),
                     fit_resources=fit_res, predict_resources=pred_res, device=device))
                 for case_id in fold["test"]:
-                    if "cases" in m and case_id not in m["cases"]:
+                    if m.cases is not None and case_id not in m.cases:
                         continue
-                    for pp, pp_cls in pps:
-                        spec = {"tune": True, "metric": pp["metric"]} if pp["tune"] else pp["params"]
+                    for pp, pp_params, pp_cls in pps:
+                        pp_spec = {"tune": True, "metric": pp.metric} if pp.tune else pp_params
                         row_key = content_hash({
                             "fit_key": fit_key, "case": case_id, "dataset": dataset_fp,
-                            "pp": pp["name"], "pp_version": str(pp_cls.version), "pp_params": spec,
+                            "pp": pp.name, "pp_version": str(pp_cls.version), "pp_params": pp_spec,
                             "metrics": metrics_cfg})
                         plan.rows.append(RowJob(
-                            row_key=row_key, fit_key=fit_key, case_id=case_id, postprocessor=pp["name"],
-                            pp_version=str(pp_cls.version), pp_params=dict(pp["params"]), tune=pp["tune"],
-                            tune_metric=pp["metric"], pp_resources=_cpu_only(pp_cls.resources),
-                            fold=fold["fold"], seed=seed))
+                            row_key=row_key, fit_key=fit_key, case_id=case_id, postprocessor=pp.name,
+                            pp_version=str(pp_cls.version), pp_params=dict(pp_params), tune=pp.tune,
+                            tune_metric=pp.metric, fold=fold["fold"], seed=seed))
     return plan
 
 
@@ -173,11 +169,6 @@ def effective_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
         return json.loads(canonical_json(cls(**params).params))
     except Exception:  # noqa: BLE001 -- config validation already reported bad params
         return dict(params)
-
-
-def _cpu_only(res: Resources) -> Resources:
-    # Refinement and scoring run as CPU tasks so a CRF or graph cut never holds a GPU.
-    return replace(res, num_gpus=0.0)
 
 
 def _placement(cls: type, name: str, available_gpus: float, allow_cpu_fallback: bool, plan: Plan):

@@ -1,11 +1,12 @@
 """The plugin registry: segmenters, post-processors and datasets found through entry points.
 
-Every plugin, built-in or third-party, is an entry point in one of three groups::
+Every plugin, built-in or third-party, is an entry point in one of four groups::
 
     [project.entry-points."liverbench.segmenters"]
     my-method = "my_package.module:MyMethod"
 
-Groups: `liverbench.segmenters`, `liverbench.postprocessors`, `liverbench.datasets`.
+Groups: `liverbench.segmenters`, `liverbench.postprocessors`, `liverbench.datasets`,
+`liverbench.backends` (where units run: `liverbench.backend`).
 
 - Lazy: `names()` and `describe(load=False)` read installed package metadata only; no plugin
   module is imported until `get_segmenter(name)` (or `get_postprocessor` / `get_dataset`) asks
@@ -41,17 +42,21 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
+from liverbench.backend import Backend
 from liverbench.errors import RegistryError, UnknownNameError
 from liverbench.plugin import Dataset, PostProcessor, Resources, Segmenter
 
-KINDS = ("segmenter", "postprocessor", "dataset")
+KINDS = ("segmenter", "postprocessor", "dataset", "backend")
 GROUPS = {
     "segmenter": "liverbench.segmenters",
     "postprocessor": "liverbench.postprocessors",
     "dataset": "liverbench.datasets",
+    "backend": "liverbench.backends",
 }
-PROTOCOLS: dict[str, type] = {"segmenter": Segmenter, "postprocessor": PostProcessor, "dataset": Dataset}
-LABELS = {"segmenter": "segmenter", "postprocessor": "post-processor", "dataset": "dataset"}
+PROTOCOLS: dict[str, type] = {"segmenter": Segmenter, "postprocessor": PostProcessor, "dataset": Dataset,
+                              "backend": Backend}
+LABELS = {"segmenter": "segmenter", "postprocessor": "post-processor", "dataset": "dataset",
+          "backend": "execution backend"}
 
 BUILTIN_DISTRIBUTION = "liverbench"
 IN_PROCESS = "in-process"
@@ -69,6 +74,8 @@ _KIND_ALIASES = {
     "post-processors": "postprocessor",
     "refinement": "postprocessor",
     "datasets": "dataset",
+    "backends": "backend",
+    "executor": "backend",
 }
 
 

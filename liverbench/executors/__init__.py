@@ -1,5 +1,5 @@
-"""Executors run the plan's units of work: `local` (in-process) and `ray` (a Ray cluster)."""
+"""The built-in backends (`local`, in-process; `ray`, a Ray cluster) and the units they run.
 
-from liverbench.executors.base import Executor, make_executor
-
-__all__ = ["Executor", "make_executor"]
+The protocol they implement is `liverbench.backend`; the run's flow above them is
+`liverbench.scheduler`.
+"""

@@ -1,81 +1,89 @@
-"""The local executor: the same units of work, run one at a time in this process.
+"""The local backend: the same units of work, run one at a time in this process.
 
-For debugging (a breakpoint in a plugin just works) and for the test suite. Work runs inside
-`wait()`, in submission order, so the runner's flow is the same as with Ray.
+For debugging (a breakpoint in a plugin just works) and for the test suite. A unit runs when
+`wait` asks for it, in submission order, so the scheduler's flow is the same as with Ray; a
+future passed as an argument is computed when the unit that needs it runs.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
+from liverbench.backend import Backend, Future, ModelSession
 from liverbench.executors import units
-from liverbench.executors.base import CaseRows, Executor
-from liverbench.plan import FitJob
+from liverbench.plugin import Resources
 
 
-class LocalExecutor(Executor):
+class _Deferred:
+    """A unit not yet run: the function and its arguments (futures among them)."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple) -> None:
+        self.fn, self.args = fn, args
+
+
+def _force(future: Future) -> Any:
+    if not future.done:
+        work: _Deferred = future.handle
+        args = [_force(a) if isinstance(a, Future) else a for a in work.args]
+        future.settle(value=work.fn(*args))
+    return future.value
+
+
+class LocalSession(ModelSession):
+    """One loaded copy of the model, like one Ray actor: the first case it predicts is cold."""
+
+    def __init__(self, backend: "LocalBackend", job, files: dict[str, bytes]) -> None:
+        self.backend, self.job, self.files = backend, job, files
+        self._predictor: units.Predictor | None = None
+
+    def _loaded(self) -> units.Predictor:
+        if self._predictor is None:  # loaded when first used, not when the session opens
+            self._predictor = units.Predictor(self.job, self.files, self.backend.spec)
+        return self._predictor
+
+    def predict(self, case_id: str, source: str = "dataset") -> Future:
+        return self.backend._defer(lambda: self._loaded().predict(case_id, source))
+
+    def predict_and_score(self, case_id: str, rows: list) -> Future:
+        return self.backend._defer(lambda: self._loaded().predict_and_score(case_id, rows))
+
+    def close(self) -> None:
+        self._predictor = None
+
+
+class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, spec, execution) -> None:
-        super().__init__(spec, execution)
-        self._queue: deque[tuple[int, Callable[[], Any]]] = deque()
-        self._ids = itertools.count()
-        self._predictors: dict[str, units.Predictor] = {}
+    def __init__(self, spec, execution, options) -> None:
+        super().__init__(spec, execution, options)
+        self._queue: list[Future] = []  # submission order
 
     def available_gpus(self) -> float:
-        if self.execution.get("num_gpus") is not None:
-            return float(self.execution["num_gpus"])
-        try:
-            import torch
+        return self.planning_gpus(self.execution)
 
-            return float(torch.cuda.device_count())
-        except ImportError:
-            return 0.0
+    def _defer(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future = Future(handle=_Deferred(fn, args))
+        self._queue.append(future)
+        return future
 
-    def _submit(self, fn: Callable[[], Any]) -> int:
-        ticket = next(self._ids)
-        self._queue.append((ticket, fn))
-        return ticket
+    def submit(self, unit, *args, resources: Resources) -> Future:
+        return self._defer(unit, self.spec, *args)
 
-    def _predictor(self, job: FitJob, files: dict[str, bytes]) -> units.Predictor:
-        # One loaded copy per model, like one Ray actor: the first case it predicts is cold.
-        if job.fit_key not in self._predictors:
-            self._predictors[job.fit_key] = units.Predictor(job, files, self.spec)
-        return self._predictors[job.fit_key]
+    def open_session(self, job, files: dict[str, bytes]) -> ModelSession:
+        return LocalSession(self, job, files)
 
-    def submit_fit(self, job: FitJob) -> int:
-        return self._submit(lambda: units.run_fit(job, self.spec))
-
-    def submit_tune(self, job, files, case_ids, pp_name, metric) -> int:
-        def work():
-            predictor = self._predictor(job, files)
-            items = []
-            for cid in case_ids:
-                case, pred, info = predictor.predict(cid, job.train_source)
-                if case is None:
-                    return {"ok": False, "params": {}, "error": f"tuning {pp_name}: {info['error']}"}
-                items.append((case, pred))
-            return units.tune(items, pp_name, metric, self.spec)
-
-        return self._submit(work)
-
-    def submit_case(self, job: FitJob, files: dict[str, bytes], case_id: str, rows: CaseRows) -> int:
-        return self._submit(lambda: self._predictor(job, files).predict_and_score(case_id, rows))
-
-    def wait(self) -> list[tuple[int, Any]]:
-        if not self._queue:
-            return []
-        ticket, fn = self._queue.popleft()
-        return [(ticket, fn())]
-
-    def pending(self) -> int:
-        return len(self._queue)
-
-    def release(self, fit_key: str) -> None:
-        self._predictors.pop(fit_key, None)
+    def wait(self, futures: Iterable[Future]) -> list[Future]:
+        futures = list(futures)
+        done = [f for f in futures if f.done]  # e.g. computed as another unit's argument
+        if done:
+            return done
+        wanted = {id(f) for f in futures}
+        for future in self._queue:
+            if id(future) in wanted:
+                _force(future)
+                self._queue = [f for f in self._queue if not f.done]
+                return [future]
+        return []
 
     def close(self) -> None:
         self._queue.clear()
-        self._predictors.clear()

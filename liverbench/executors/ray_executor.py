@@ -1,39 +1,35 @@
-"""The Ray executor: fits as tasks, one pool of prediction actors per trained model, refinement
+"""The Ray backend: units as tasks, one pool of prediction actors per model session, refinement
 and scoring in CPU actors or as CPU tasks fed by GPU actors.
 
 - Fits: a task per (method, fold, seed) with the method's declared fit resources (num_gpus > 0
-  where the plan put it on a GPU); a method with nothing to train is built in the driver. The
-  trained model comes back as the bytes of its save() directory; the driver writes it to the
-  run directory.
+  where the plan put it on a GPU). The trained model comes back as the bytes of its save()
+  directory; the driver writes it to the run directory.
 - Prediction: actors that load a model once (`units.Predictor`) and read cases themselves;
   cases never pass through the driver. Actors hold the method's GPUs and memory but no CPU slot
   (Ray's own default for a running actor): an idle actor would otherwise keep a CPU from the
   fits and tasks. CPU concurrency is bounded instead by the pool size (CPU slots / predict
   CPUs) and by the runner's `max_in_flight`.
 - Refine + score: an actor on the CPU refines and scores its own case's rows in one call
-  (`execution.refine_in = "auto"`): a hand-off would copy the case and prediction through the
+  (`execution.ray.refine_in = "auto"`): a hand-off would copy the case and prediction through the
   object store and start more worker processes, for no gain, as the actor's next case needs
   the same CPUs. An actor with a GPU hands them to one CPU task per row, by object reference
   (so the GPU goes on to the next case), as does every actor with `refine_in = "tasks"`.
 - Faults: a crashed worker is retried (`max_retries` for tasks, `max_restarts` and
   `max_task_retries` for actors) up to `execution.retries`; past that the rows fail with the
   error and the run goes on.
-- `execution.address` connects to an existing cluster; otherwise a local instance with
+- `execution.ray.address` connects to an existing cluster; otherwise a local instance with
   `execution.num_cpus` CPUs is started (and shut down at the end). An instance that is already
   running in this process (e.g. the test suite's) is used as is.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-import os
 import sys
-from typing import Any
+from typing import Any, Callable, Iterable
 
+from liverbench.backend import Backend, Future, ModelSession, local_cuda_devices
 from liverbench.executors import units
-from liverbench.executors.base import CaseRows, Executor
-from liverbench.plan import FitJob
+from liverbench.plugin import Param, Resources
 
 _OWN_PACKAGES = ("liverbench", "baselines")
 
@@ -57,31 +53,67 @@ def _ship_by_value(classes) -> None:
             pass
 
 
-def _fit_task(job: FitJob, spec: units.WorkSpec) -> dict[str, Any]:
-    return units.run_fit(job, spec)
+class RaySession(ModelSession):
+    """A pool of `units.Predictor` actors for one model; each call goes to the least-busy one."""
+
+    def __init__(self, backend: "RayBackend", job, files: dict[str, bytes]) -> None:
+        self.backend, self.job = backend, job
+        self._files_ref = backend.ray.put(files)
+        self._actors: list[Any] = []
+        self._load: list[int] = []
+
+    def _pool_size(self) -> int:
+        if self.backend.options["actors_per_model"]:
+            return int(self.backend.options["actors_per_model"])
+        res, want = self.backend.ray.cluster_resources(), self.job.predict_resources
+        n = max(1, int(res.get("CPU", 1) // max(want.num_cpus, 1e-6)))
+        if want.num_gpus > 0:
+            n = min(n, max(1, int(res.get("GPU", 0) // want.num_gpus)))
+        return max(1, min(n, self.backend.execution.max_in_flight))
+
+    def _call(self, method: str, *args: Any) -> Future:
+        if not self._actors:  # the pool starts with the session's first call
+            res, retries = self.job.predict_resources, self.backend.execution.retries
+            opts = {**res.as_ray_options(), "num_cpus": 0, "max_restarts": retries,
+                    "max_task_retries": retries, "scheduling_strategy": "SPREAD"}
+            self._actors = [self.backend.actor_class.options(**opts).remote(self.job, self._files_ref,
+                                                                            self.backend.spec_ref)
+                            for _ in range(self._pool_size())]
+            self._load = [0] * len(self._actors)
+        i = min(range(len(self._load)), key=self._load.__getitem__)
+        self._load[i] += 1
+        future = self.backend.track(getattr(self._actors[i], method).remote(*args))
+        future.on_done.append(lambda: self._unload(i))
+        return future
+
+    def _unload(self, i: int) -> None:
+        if i < len(self._load):
+            self._load[i] -= 1
+
+    def predict(self, case_id: str, source: str = "dataset") -> Future:
+        return self._call("predict", case_id, source)
+
+    def predict_and_score(self, case_id: str, rows: list) -> Future:
+        return self._call("predict_and_score", case_id, rows)
+
+    def close(self) -> None:
+        for actor in self._actors:
+            self.backend.ray.kill(actor)
+        self._actors, self._load = [], []
 
 
-def _refine_task(case, pred, info, header, pp_name, pp_params, spec) -> dict[str, Any]:
-    return units.refine_and_score(case, pred, info, header, pp_name, pp_params, spec)
-
-
-def _tune_task(pairs, pp_name, metric, spec) -> dict[str, Any]:
-    import ray
-
-    items = []
-    for refs in pairs:
-        case, pred, info = ray.get(list(refs))
-        if case is None:
-            return {"ok": False, "params": {}, "error": f"tuning {pp_name}: {info['error']}"}
-        items.append((case, pred))
-    return units.tune(items, pp_name, metric, spec)
-
-
-class RayExecutor(Executor):
+class RayBackend(Backend):
     name = "ray"
+    defaults = {"address": "", "actors_per_model": 0, "refine_in": "auto"}
+    param_checks = {
+        "address": Param(str),  # an existing cluster ("ray://host:10001", "host:6379"); empty starts one
+        "actors_per_model": Param(int, ge=0),  # prediction actors per model; 0 = as many as the CPUs allow
+        # "auto": a CPU actor refines + scores its own rows, a GPU one hands them to CPU tasks; "tasks": always tasks
+        "refine_in": Param(str, choices=("auto", "tasks")),
+    }
 
-    def __init__(self, spec: units.WorkSpec, execution: dict[str, Any]) -> None:
-        super().__init__(spec, execution)
+    def __init__(self, spec, execution, options) -> None:
+        super().__init__(spec, execution, options)
         import ray
 
         self.ray = ray
@@ -89,176 +121,108 @@ class RayExecutor(Executor):
         self._reaper = None  # ends the helpers of a Ray instance we start, when this driver ends
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if execution.get("address"):
-                ray.init(address=execution["address"], **kwargs)
+            if self.options["address"]:
+                ray.init(address=self.options["address"], **kwargs)
             else:
-                if execution.get("num_gpus") is not None:
-                    kwargs["num_gpus"] = execution["num_gpus"]
+                if execution.num_gpus is not None:
+                    kwargs["num_gpus"] = execution.num_gpus
                 from liverbench import ray_reaper
 
                 self._reaper = ray_reaper.start()
-                ray.init(num_cpus=execution["num_cpus"], **kwargs)
+                ray.init(num_cpus=execution.num_cpus, **kwargs)
             self._owns_ray = True
         _ship_by_value([*spec.segmenters.values(), *spec.postprocessors.values(), *spec.datasets.values()])
-        self.retries = int(execution["retries"])
-        self._spec_ref = ray.put(spec)
-        self._fit = ray.remote(_fit_task)
-        self._refine = ray.remote(_refine_task)
-        self._tune = ray.remote(_tune_task)
-        self._actor_cls = ray.remote(units.Predictor)
-        self._ids = itertools.count()
-        self._kind: dict[int, str] = {}
-        self._refs: dict[int, list] = {}  # ticket -> refs still outstanding
-        self._done: dict[int, list] = {}  # ticket -> results so far (case tickets collect rows)
-        self._headers: dict[int, list] = {}
-        self._ref_ticket: dict[Any, tuple[int, int]] = {}  # ref -> (ticket, index)
-        self._pools: dict[str, list] = {}
-        self._load: dict[str, list[int]] = {}
-        self._files_refs: dict[str, Any] = {}
-        self._ticket_actor: dict[int, tuple[str, int]] = {}
+        self.spec_ref = ray.put(spec)
+        self.actor_class = ray.remote(units.Predictor)
+        self._remote: dict[Callable[..., Any], Any] = {}
+        self._pending: dict[Any, Future] = {}  # object ref -> its future
+        self._sessions: list[RaySession] = []
 
-    # --- cluster ---------------------------------------------------------------------------
-    def _cluster(self) -> dict[str, float]:
-        return self.ray.cluster_resources()
+    @classmethod
+    def planning_gpus(cls, execution) -> float:
+        if execution.num_gpus is not None:
+            return float(execution.num_gpus)
+        try:
+            import ray
+
+            if ray.is_initialized():
+                return float(ray.cluster_resources().get("GPU", 0.0))
+        except ImportError:
+            pass
+        return local_cuda_devices()
 
     def available_gpus(self) -> float:
-        return float(self._cluster().get("GPU", 0.0))
+        return float(self.ray.cluster_resources().get("GPU", 0.0))
 
     def cpu_slots(self) -> float:
-        return float(self._cluster().get("CPU", 1.0))
+        return float(self.ray.cluster_resources().get("CPU", 1.0))
 
-    def _pool_size(self, job: FitJob) -> int:
-        if self.execution.get("actors_per_model"):
-            return int(self.execution["actors_per_model"])
-        res = self._cluster()
-        n = max(1, int(res.get("CPU", 1) // max(job.predict_resources.num_cpus, 1e-6)))
-        if job.predict_resources.num_gpus > 0:
-            n = min(n, max(1, int(res.get("GPU", 0) // job.predict_resources.num_gpus)))
-        return max(1, min(n, int(self.execution["max_in_flight"])))
+    def describe(self) -> dict[str, Any]:
+        nodes = [n for n in self.ray.nodes() if n.get("Alive")]
+        return {**super().describe(), "resources": self.ray.cluster_resources(), "nodes": len(nodes)}
 
-    # --- submission ------------------------------------------------------------------------
-    def _track(self, kind: str, refs: list, headers: list | None = None) -> int:
-        ticket = next(self._ids)
-        self._kind[ticket] = kind
-        self._refs[ticket] = list(refs)
-        self._done[ticket] = [None] * len(refs)
-        self._headers[ticket] = headers or []
-        for i, r in enumerate(refs):
-            self._ref_ticket[r] = (ticket, i)
-        return ticket
+    def track(self, ref: Any) -> Future:
+        future = Future(handle=ref)
+        self._pending[ref] = future
+        return future
 
-    def submit_fit(self, job: FitJob) -> int:
-        if not job.trainable:
-            # Nothing to train: building and saving the model is milliseconds here, while a task
-            # would hold a worker process (and delay the prediction actors) for its round trip.
-            return self._track("fit", [self.ray.put(units.run_fit(job, self.spec))])
-        res = job.fit_resources
-        ref = self._fit.options(num_cpus=res.num_cpus, num_gpus=res.num_gpus, memory=int(res.memory_gb * 2**30),
-                                max_retries=self.retries, retry_exceptions=False).remote(job, self._spec_ref)
-        return self._track("fit", [ref])
+    def submit(self, unit, *args, resources: Resources) -> Future:
+        remote = self._remote.get(unit)
+        if remote is None:
+            remote = self._remote[unit] = self.ray.remote(unit)
+        # Futures go in as object references: Ray resolves them in the worker, so the arrays
+        # they hold never pass through the driver.
+        inputs = [a for a in args if isinstance(a, Future)]
+        refs = [a.handle if isinstance(a, Future) else a for a in args]
+        future = self.track(remote.options(**resources.as_ray_options(), max_retries=self.execution.retries)
+                            .remote(self.spec_ref, *refs))
+        for a in inputs:
+            # An input nobody waits for is done when its consumer is: its hooks (an actor's load)
+            # move to the consumer, and the driver lets go of its reference (Ray keeps the object
+            # while a submitted task still needs it).
+            future.on_done.extend(a.on_done)
+            a.on_done.clear()
+            self._pending.pop(a.handle, None)
+        return future
 
-    def _actor(self, job: FitJob, files: dict[str, bytes]) -> tuple[Any, int]:
-        """The least-busy actor of this model's pool, creating the pool on first use."""
-        if job.fit_key not in self._pools:
-            if job.fit_key not in self._files_refs:
-                self._files_refs[job.fit_key] = self.ray.put(files)
-            res = job.predict_resources
-            opts = dict(num_cpus=0, num_gpus=res.num_gpus, memory=int(res.memory_gb * 2**30),
-                        max_restarts=self.retries, max_task_retries=self.retries, scheduling_strategy="SPREAD")
-            n = self._pool_size(job)
-            self._pools[job.fit_key] = [self._actor_cls.options(**opts).remote(job, self._files_refs[job.fit_key],
-                                                                               self._spec_ref) for _ in range(n)]
-            self._load[job.fit_key] = [0] * n
-        load = self._load[job.fit_key]
-        i = min(range(len(load)), key=load.__getitem__)
-        load[i] += 1
-        return self._pools[job.fit_key][i], i
+    def open_session(self, job, files: dict[str, bytes]) -> ModelSession:
+        self._sessions.append(RaySession(self, job, files))
+        return self._sessions[-1]
 
-    def submit_tune(self, job, files, case_ids, pp_name, metric) -> int:
-        pairs = []
-        for cid in case_ids:
-            actor, i = self._actor(job, files)
-            case_ref, pred_ref, info_ref = actor.predict.options(num_returns=3).remote(cid, job.train_source)
-            self._load[job.fit_key][i] -= 1  # the tune task below waits for it; not counted as load
-            pairs.append((case_ref, pred_ref, info_ref))
-        # The refs are nested in a list, so Ray hands them over unresolved: the tune task fetches
-        # them itself and the driver never touches the arrays.
-        ref = self._tune.options(num_cpus=1, max_retries=self.retries).remote(pairs, pp_name, metric, self._spec_ref)
-        return self._track("tune", [ref])
+    def scores_in_session(self, job) -> bool:
+        # A CPU actor scores its own rows: handing the case and prediction to refine tasks costs
+        # object-store copies and extra worker processes, and frees nothing, since the actor's
+        # next case would need the same CPUs. A GPU actor hands them on and takes the next case.
+        return job.predict_resources.num_gpus == 0 and self.options["refine_in"] == "auto"
 
-    def submit_case(self, job: FitJob, files: dict[str, bytes], case_id: str, rows: CaseRows) -> int:
-        actor, i = self._actor(job, files)
-        if job.predict_resources.num_gpus == 0 and self.execution["refine_in"] == "auto":
-            # A CPU actor scores its own rows: handing the case and prediction to refine tasks
-            # costs object-store copies and extra worker processes, and frees nothing, since
-            # the actor's next case would need the same CPUs.
-            kind, refs = "rows", [actor.predict_and_score.remote(case_id, rows)]
-        else:
-            case_ref, pred_ref, info_ref = actor.predict.options(num_returns=3).remote(case_id)
-            kind, refs = "case", []
-            for header, pp_name, pp_params in rows:
-                res = self.spec.postprocessors[pp_name].resources
-                refs.append(self._refine.options(num_cpus=res.num_cpus, num_gpus=0,
-                                                 max_retries=self.retries, retry_exceptions=False).remote(
-                    case_ref, pred_ref, info_ref, header, pp_name, pp_params, self._spec_ref))
-        ticket = self._track(kind, refs, [h for h, _, _ in rows])
-        self._ticket_actor[ticket] = (job.fit_key, i)
-        return ticket
-
-    # --- collection ------------------------------------------------------------------------
-    def pending(self) -> int:
-        return len(self._refs)
-
-    def wait(self) -> list[tuple[int, Any]]:
-        outstanding = [r for refs in self._refs.values() for r in refs]
-        if not outstanding:
+    def wait(self, futures: Iterable[Future]) -> list[Future]:
+        futures = list(futures)
+        done = [f for f in futures if f.done]
+        if done:
+            return done
+        refs = [f.handle for f in futures]
+        if not refs:
             return []
-        ready, _ = self.ray.wait(outstanding, num_returns=1)
-        more, _ = self.ray.wait(outstanding, num_returns=len(outstanding), timeout=0)
+        ready, _ = self.ray.wait(refs, num_returns=1)
+        more, _ = self.ray.wait(refs, num_returns=len(refs), timeout=0)
         finished = []
         for ref in {*ready, *more}:
-            ticket, idx = self._ref_ticket.pop(ref)
-            self._done[ticket][idx] = self._get(ref, ticket, idx)
-            self._refs[ticket].remove(ref)
-            if not self._refs[ticket]:
-                del self._refs[ticket]
-                kind = self._kind.pop(ticket)
-                results = self._done.pop(ticket)
-                self._headers.pop(ticket, None)
-                if kind in ("case", "rows"):
-                    fit_key, i = self._ticket_actor.pop(ticket)
-                    if fit_key in self._load:
-                        self._load[fit_key][i] -= 1
-                    finished.append((ticket, results if kind == "case" else results[0]))
-                else:
-                    finished.append((ticket, results[0]))
+            future = self._pending.pop(ref)
+            try:
+                future.settle(value=self.ray.get(ref))
+            except self.ray.exceptions.RayError as exc:
+                # Retries are spent (a worker or actor died each time, or Ray itself failed).
+                n = self.execution.retries
+                first = str(exc).splitlines()[0][:500] if str(exc) else ""
+                future.settle(error=f"worker failed after {n} retr{'y' if n == 1 else 'ies'}: "
+                                    f"{type(exc).__name__}: {first}")
+            finished.append(future)
         return finished
 
-    def _get(self, ref, ticket: int, idx: int) -> Any:
-        try:
-            return self.ray.get(ref)
-        except self.ray.exceptions.RayError as exc:
-            # Retries are spent (a worker or actor died each time, or Ray itself failed).
-            msg = f"worker failed after {self.retries} retr{'y' if self.retries == 1 else 'ies'}: " \
-                  f"{type(exc).__name__}: {str(exc).splitlines()[0][:500] if str(exc) else ''}"
-            kind = self._kind[ticket]
-            if kind == "case":
-                return units.failed_row(self._headers[ticket][idx], msg)
-            if kind == "rows":
-                return [units.failed_row(h, msg) for h in self._headers[ticket]]
-            if kind == "fit":
-                return {"ok": False, "files": {}, "curves": [], "t_fit": math.nan, "error": msg}
-            return {"ok": False, "params": {}, "error": msg}
-
-    def release(self, fit_key: str) -> None:
-        for actor in self._pools.pop(fit_key, []):
-            self.ray.kill(actor)
-        self._load.pop(fit_key, None)
-        self._files_refs.pop(fit_key, None)
-
     def close(self) -> None:
-        for key in list(self._pools):
-            self.release(key)
+        for session in self._sessions:  # actors left by a run that stopped early
+            session.close()
+        self._pending.clear()
         if self._owns_ray and self.ray.is_initialized():
             self.ray.shutdown()
         if self._reaper is not None:

@@ -1,6 +1,7 @@
-"""The units of work, shared by every executor: fit one model, predict one case with a loaded
-model, refine + score one row. Local and Ray run exactly these functions, which is why both
-give identical metric values for the same plan.
+"""The units of work, shared by every backend: fit one model, predict one case with a loaded
+model, refine + score rows, tune a refinement. Local and Ray run exactly these functions, which
+is why both give identical metric values for the same plan. A unit's first argument is the
+run's `WorkSpec`; a unit never raises: a failing case or method comes back as a failed result.
 
 Workers never see the registry: the driver resolves every plugin class once and ships it in
 `WorkSpec` (by value where needed), so in-process registrations work on Ray workers too.
@@ -10,7 +11,6 @@ be loaded on any other and the driver alone writes the run directory.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -19,34 +19,21 @@ import socket
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from liverbench.errors import InputError, LiverbenchError
+from liverbench.devices import resolve_device
+from liverbench.errors import InputError, error_text
 from liverbench.hashing import canonical_json
-from liverbench.plan import FitJob, RowJob
+from liverbench.plan import FitJob
 from liverbench.plugin import Context, Prediction
+from liverbench.rows import PREDICT_COLUMNS, failed_row
 from liverbench.stopwatch import Stopwatch
 from liverbench.volume import Case
-
-
-@dataclass
-class WorkSpec:
-    """What a worker needs besides the job: plugin classes, dataset params, metrics config."""
-
-    run: str
-    dataset: dict[str, Any]  # {"name", "params"}
-    train_dataset: dict[str, Any] | None
-    metrics: dict[str, Any]
-    save_predictions: bool
-    run_dir: str = ""  # absolute; fits keep their checkpoints under it (see fit_workdir)
-    segmenters: dict[str, type] = field(default_factory=dict)
-    postprocessors: dict[str, type] = field(default_factory=dict)
-    datasets: dict[str, type] = field(default_factory=dict)
+from liverbench.workspec import WorkSpec
 
 
 _DATASETS: dict[str, Any] = {}  # per process: opening a dataset may scan a folder
@@ -101,36 +88,43 @@ def _reset_gpu_peak(device: str) -> None:
             pass
 
 
-def resolve_device(job: FitJob) -> str:
-    """The device this worker really computes on, for the record (rows, fit.json, GPU timing):
-    'cuda' only where planned *and* visible (Ray sets CUDA_VISIBLE_DEVICES). The method's
-    Context carries the planned `job.device` instead: the method decides what to do with a
-    GPU it was promised but cannot see (the built-ins fall back to the CPU with a warning)."""
-    if job.device != "cuda":
-        return "cpu"
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        return "cpu"
-
-
-def error_text(exc: BaseException) -> str:
-    """One line for expected errors (they name their case/file); the last frames otherwise."""
-    if isinstance(exc, LiverbenchError):
-        return f"{type(exc).__name__}: {exc}"
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])[-1500:]
-
-
 # --- fit -------------------------------------------------------------------------------------
 
 
-def run_fit(job: FitJob, spec: WorkSpec) -> dict[str, Any]:
+@dataclass
+class FitResult:
+    """A fit's outcome: the saved model directory as bytes (path -> content), or the error."""
+
+    ok: bool
+    t_fit: float
+    device: str = "cpu"
+    host: str = ""
+    error: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    gpu_name: str = ""
+    peak_gpu_mb: float | None = None
+    peak_rss_mb: float | None = None
+
+
+@dataclass
+class TuneResult:
+    """A refinement's tuned parameters, or the error."""
+
+    ok: bool
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    n_items: int = 0
+
+
+def run_fit(spec: WorkSpec, job: FitJob) -> FitResult:
     """Train one model (or just build it, if not trainable); returns its saved files as bytes."""
     t0 = time.perf_counter()
-    device = resolve_device(job)
+    # The device this worker really computes on, for the record (rows, fit.json, GPU timing):
+    # "cuda" only where planned *and* visible (Ray sets CUDA_VISIBLE_DEVICES). The method's
+    # Context carries the planned `job.device`: the method decides what to do with a GPU it was
+    # promised but cannot see (the built-ins fall back to the CPU with a warning).
+    device = resolve_device(job.device)
     try:
         seed_everything(job.seed)
         cls = spec.segmenters[job.method]
@@ -154,13 +148,11 @@ def run_fit(job: FitJob, spec: WorkSpec) -> dict[str, Any]:
             model.save(out)
             files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
         gpu_name, gpu_mb = _gpu_state(device)
-        return {"ok": True, "files": files, "curves": curves, "t_fit": time.perf_counter() - t0,
-                "device": device, "gpu_name": gpu_name, "peak_gpu_mb": gpu_mb, "peak_rss_mb": peak_rss_mb(),
-                "host": socket.gethostname(), "error": ""}
+        return FitResult(ok=True, files=files, curves=curves, t_fit=time.perf_counter() - t0, device=device,
+                         gpu_name=gpu_name, peak_gpu_mb=gpu_mb, peak_rss_mb=peak_rss_mb(), host=socket.gethostname())
     except Exception as exc:  # noqa: BLE001 -- a failing method becomes failed rows, the run goes on
-        return {"ok": False, "files": {}, "curves": [], "t_fit": time.perf_counter() - t0, "device": device,
-                "host": socket.gethostname(), "error": f"fit of {job.method} (fold {job.fold}, seed {job.seed}) "
-                                                       f"failed: {error_text(exc)}"}
+        return FitResult(ok=False, t_fit=time.perf_counter() - t0, device=device, host=socket.gethostname(),
+                         error=f"fit of {job.method} (fold {job.fold}, seed {job.seed}) failed: {error_text(exc)}")
 
 
 def fit_workdir(spec: WorkSpec, fit_key: str) -> Path:
@@ -215,7 +207,7 @@ class Predictor:
 
     def __init__(self, job: FitJob, files: dict[str, bytes], spec: WorkSpec) -> None:
         self.job, self.spec = job, spec
-        self.device = resolve_device(job)
+        self.device = resolve_device(job.device)  # what it computes on, for the record (see run_fit)
         self.error = ""
         self.model = None
         self._tmp = tempfile.TemporaryDirectory(prefix="liverbench-model-")
@@ -234,9 +226,6 @@ class Predictor:
             self.error = (f"loading {job.method} (fold {job.fold}, seed {job.seed}, saved in fits/{job.fit_key}) "
                           f"failed: {error_text(exc)}")
         self.cold = True
-
-    def ready(self) -> bool:
-        return True
 
     def predict(self, case_id: str, source: str = "dataset") -> tuple[Case | None, Prediction | None, dict[str, Any]]:
         """Read `case_id` (from the scored dataset, or the training one for tuning), predict it;
@@ -284,8 +273,7 @@ class Predictor:
     def predict_and_score(self, case_id: str, rows: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Predict `case_id` once, then refine + score each (header, pp_name, pp_params) row in
         this process: the case and its prediction never leave it. Never raises."""
-        case, pred, info = self.predict(case_id)
-        return [refine_and_score(case, pred, info, header, pp, params, self.spec) for header, pp, params in rows]
+        return refine_rows(self.spec, self.predict(case_id), rows)
 
 
 def check_prediction(pred: Any, case: Case, method: str) -> Prediction:
@@ -311,23 +299,12 @@ def check_prediction(pred: Any, case: Case, method: str) -> Prediction:
 # --- refine + score --------------------------------------------------------------------------
 
 
-def row_header(job: FitJob, row: RowJob, spec: WorkSpec, pp_params: dict[str, Any], t_fit: float) -> dict[str, Any]:
-    """The key columns of a row (everything known before the work)."""
-    return {"row_key": row.row_key, "fit_key": row.fit_key, "run": spec.run, "dataset": spec.dataset["name"],
-            "case_id": row.case_id, "method": job.method, "method_version": job.method_version,
-            "method_params": canonical_json(job.method_params), "postprocessor": row.postprocessor,
-            "pp_version": row.pp_version, "pp_params": canonical_json(pp_params), "fold": row.fold,
-            "seed": row.seed, "t_fit": t_fit}
-
-
-def failed_row(header: dict[str, Any], error: str, info: dict[str, Any] | None = None) -> dict[str, Any]:
-    row = dict(header)
-    for k in ("t_read", "t_preprocess", "t_predict", "cold", "device", "host", "gpu_name", "peak_rss_mb", "peak_gpu_mb"):
-        if info and k in info:
-            row[k] = info[k]
-    row.setdefault("host", socket.gethostname())
-    row.update(status="failed", error=error, note="")
-    return row
+def refine_rows(spec: WorkSpec, prediction: tuple, rows: list[tuple[dict[str, Any], str, dict[str, Any]]]
+                ) -> list[dict[str, Any]]:
+    """Refine + score one prediction (`Predictor.predict`'s triple) for each (header,
+    post-processor name, its params) row."""
+    case, pred, info = prediction
+    return [refine_and_score(case, pred, info, header, pp, params, spec) for header, pp, params in rows]
 
 
 def refine_and_score(case: Case | None, pred: Prediction | None, info: dict[str, Any], header: dict[str, Any],
@@ -336,7 +313,7 @@ def refine_and_score(case: Case | None, pred: Prediction | None, info: dict[str,
     if case is None or pred is None:
         return failed_row(header, info.get("error") or "prediction missing", info)
     row = dict(header)
-    for k in ("t_read", "t_preprocess", "t_predict", "cold", "device", "host", "gpu_name", "peak_gpu_mb"):
+    for k in PREDICT_COLUMNS:
         row[k] = info.get(k)
     from liverbench.metrics import evaluate
     from liverbench.validate import binary_mask
@@ -384,14 +361,20 @@ def encode_mask(case: Case, mask: np.ndarray) -> bytes:
 # --- tuning ----------------------------------------------------------------------------------
 
 
-def tune(items: list[tuple[Case, Prediction]], pp_name: str, metric: str, spec: WorkSpec) -> dict[str, Any]:
-    """Grid-search a refinement on training-set predictions (liverbench.tuning)."""
+def tune(spec: WorkSpec, pp_name: str, metric: str, *predictions: tuple) -> TuneResult:
+    """Grid-search a refinement on training-set predictions (`Predictor.predict` triples;
+    liverbench.tuning)."""
     from liverbench.tuning import tune_refinement
 
+    items = []
+    for case, pred, info in predictions:
+        if case is None:
+            return TuneResult(ok=False, error=f"tuning {pp_name}: {info['error']}", n_items=len(predictions))
+        items.append((case, pred))
     try:
         # the class itself, not its name: workers have no registry (in-process plugins too)
         best, table = tune_refinement(spec.postprocessors[pp_name], items, metric=metric,
                                       convention=spec.metrics["convention"])
-        return {"ok": True, "params": dict(best), "error": "", "n_items": len(items)}
+        return TuneResult(ok=True, params=dict(best), n_items=len(items))
     except Exception as exc:  # noqa: BLE001
-        return {"ok": False, "params": {}, "error": f"tuning {pp_name} failed: {error_text(exc)}", "n_items": len(items)}
+        return TuneResult(ok=False, error=f"tuning {pp_name} failed: {error_text(exc)}", n_items=len(items))

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from liverbench import runner
-from liverbench.executors.local import LocalExecutor
+from liverbench.executors import units
+from liverbench.executors.local import LocalBackend
 from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS
 from liverbench.store import ResultStore
+from liverbench.workspec import resolve
 from test_engine_plugins import config, register_all
 
 
@@ -169,39 +171,46 @@ def test_tuned_postprocessor(tmp_path):
     assert list((out.run_dir / "tuning").rglob("eng-close-score.json"))
 
 
-class RecordingExecutor(LocalExecutor):
-    """A local executor that reports `slots` CPUs and records, at every case submission, how many
+class RecordingBackend(LocalBackend):
+    """A local backend that reports `slots` CPUs and records, at every case submission, how many
     fits were still unfinished."""
 
     def __init__(self, spec, execution, slots):
-        super().__init__(spec, execution)
+        super().__init__(spec, execution, {})
         self.slots = slots
-        self.fits_open: set[int] = set()
+        self.fits_open: set = set()
         self.open_at_case: list[int] = []
 
     def cpu_slots(self):
         return self.slots
 
-    def submit_fit(self, job):
-        t = super().submit_fit(job)
-        self.fits_open.add(t)
-        return t
+    def submit(self, unit, *args, resources):
+        future = super().submit(unit, *args, resources=resources)
+        if unit is units.run_fit:
+            self.fits_open.add(future)
+        return future
 
-    def submit_case(self, job, files, case_id, rows):
-        self.open_at_case.append(len(self.fits_open))
-        return super().submit_case(job, files, case_id, rows)
+    def open_session(self, job, files):
+        session = super().open_session(job, files)
+        predict_and_score = session.predict_and_score
 
-    def wait(self):
-        done = super().wait()
-        self.fits_open -= {t for t, _ in done}
+        def recording(case_id, rows):
+            self.open_at_case.append(len(self.fits_open))
+            return predict_and_score(case_id, rows)
+
+        session.predict_and_score = recording
+        return session
+
+    def wait(self, futures):
+        done = super().wait(futures)
+        self.fits_open -= set(done)
         return done
 
 
 @pytest.mark.parametrize("slots, cases_wait_for_fits", [(1.0, True), (float("inf"), False)])
 def test_finished_models_wait_while_unfinished_fits_fill_the_cpus(tmp_path, slots, cases_wait_for_fits):
     cfg = config(tmp_path)  # two folds: two trainable fits of one CPU each
-    spec = runner.work_spec(cfg)
-    ex = RecordingExecutor(spec, cfg["execution"], slots)
-    out = runner.run(cfg, quiet=True, executor=ex)
+    ex = RecordingBackend(resolve(cfg), cfg.execution, slots)
+    out = runner.run(cfg, quiet=True, backend=ex)
     assert out.exit_code == 0 and out.n_ok == 8
     assert ex.open_at_case and (max(ex.open_at_case) == 0) == cases_wait_for_fits

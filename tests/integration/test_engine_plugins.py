@@ -179,9 +179,9 @@ def register_all() -> None:
 
 
 def config(tmp_path, name="eng", n_cases=4, methods=None, pps=None, split=None, execution=None, dataset=None,
-           **extra) -> dict:
+           **extra):
     """A resolved config for the engine tests, writing to tmp_path/runs."""
-    from liverbench.config import resolve
+    from liverbench.config import parse
 
     register_all()
     raw = {"name": name, "runs_dir": str(tmp_path / "runs"),
@@ -191,7 +191,7 @@ def config(tmp_path, name="eng", n_cases=4, methods=None, pps=None, split=None, 
            "postprocessors": pps if pps is not None else [{"name": "eng-close", "params": {}}],
            "execution": {"backend": "local", "flush_every": 2, **(execution or {})}}
     raw.update(extra)
-    return resolve(raw)
+    return parse(raw)
 
 
 def test_engine_plugins_meet_the_contract():

@@ -31,10 +31,10 @@ from ray.cluster_utils import Cluster
 cluster = Cluster(initialize_head=True, head_node_args={{"num_cpus": 1}})
 cluster.add_node(num_cpus=1)
 cluster.wait_for_nodes()
-# the executor connects through execution.address itself, as `liverbench run` would
+# the backend connects through execution.ray.address itself, as `liverbench run` would
 from test_engine_plugins import config
 from liverbench import runner
-out = runner.run(config(Path({tmp!r}), name="two-node", execution={{"backend": "ray", "address": cluster.address}}),
+out = runner.run(config(Path({tmp!r}), name="two-node", execution={{"backend": "ray", "ray": {{"address": cluster.address}}}}),
                  quiet=True)
 print("RESULT " + json.dumps({{"exit": out.exit_code, "ok": out.n_ok, "summary": out.summary(),
                               "disconnected": not ray.is_initialized()}}))

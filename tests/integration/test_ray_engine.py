@@ -17,7 +17,7 @@ from liverbench.schema import METRIC_COLUMNS
 from liverbench.store import ResultStore
 from test_engine_plugins import config, register_all
 
-RAY = {"backend": "ray", "actors_per_model": 1}
+RAY = {"backend": "ray", "ray": {"actors_per_model": 1}}
 # One model keeps these tests quick (each prediction actor is a new process); the two-node
 # test (test_ray_cluster.py) covers k-fold with several models.
 ONE_FOLD = {"kind": "fixed", "test_fraction": 0.5, "val_fraction": 0.0}
@@ -123,17 +123,18 @@ def test_neural_methods_fall_back_to_the_cpu_without_gpus(tmp_path):
     from baselines.dou_dsn import CNN3D
     from liverbench.errors import ConfigError
     from liverbench.plan import build_plan
+    from liverbench.workspec import resolve
 
     assert CNN3D.fit_resources.num_gpus == 1  # what it declares; the plan decides the rest
     cfg = config(tmp_path, methods=[{"name": "cnn3d", "params": {"preset": "cpu"}}], split=ONE_FOLD)
     folds = [{"fold": 0, "train": ["eng-000", "eng-001"], "val": [], "test": ["eng-002"]}]
-    plan = build_plan(cfg, folds, "fp", None, available_gpus=0.0)
+    plan = build_plan(cfg, resolve(cfg), folds, "fp", None, available_gpus=0.0)
     assert plan.fits[0].device == "cpu" and plan.fits[0].fit_resources.num_gpus == 0
     assert plan.fits[0].predict_resources.num_gpus == 0 and "allow_cpu_fallback" in " ".join(plan.notes)
     strict = config(tmp_path, methods=[{"name": "cnn3d", "params": {"preset": "cpu"}}], split=ONE_FOLD,
                     execution={"allow_cpu_fallback": False})
     with pytest.raises(ConfigError, match="allow_cpu_fallback"):
-        build_plan(strict, folds, "fp", None, available_gpus=0.0)
+        build_plan(strict, resolve(strict), folds, "fp", None, available_gpus=0.0)
 
 
 def _refine_log(tmp_path, name, method, refine_in):
@@ -142,7 +143,7 @@ def _refine_log(tmp_path, name, method, refine_in):
     log.mkdir()
     out = runner.run(config(tmp_path, name=name, methods=[{"name": method, "params": {}}], split=ONE_FOLD,
                             pps=[{"name": "eng-close", "params": {"log_dir": str(log)}}],
-                            execution={**RAY, "refine_in": refine_in}), quiet=True)
+                            execution={**RAY, "ray": {"actors_per_model": 1, "refine_in": refine_in}}), quiet=True)
     assert out.exit_code == 0, out.summary()
     return {tuple(int(x) for x in f.name.split("-")) for f in log.iterdir()}
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from liverbench import registry
-from liverbench.config import apply_overrides, load_config, resolve
+from liverbench.config import apply_overrides, load_config, parse
 from liverbench.errors import ConfigError
 from liverbench.plugin import Dataset, PostProcessor, Prediction, Segmenter
 from liverbench.volume import Case, Volume
@@ -100,20 +100,20 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_resolved_and_threshold_added(tmp_path):
     cfg = load_config(write(tmp_path, BASE))
-    assert cfg["execution"]["backend"] == "local" and cfg["execution"]["seeds"] == [0]
-    assert cfg["split"]["kind"] == "fixed"
-    assert [pp["name"] for pp in cfg["postprocessors"]] == ["threshold"]
-    assert cfg["metrics"] == {"convention": "sliver07", "nsd_tolerance_mm": 1.0, "refs": None}
-    json.dumps(cfg)  # the resolved config is what config.json stores
+    assert cfg.execution.backend == "local" and cfg.execution.seeds == (0,)
+    assert cfg.split.kind == "fixed"
+    assert [pp.name for pp in cfg.postprocessors] == ["threshold"]
+    assert cfg.metrics.as_dict() == {"convention": "sliver07", "nsd_tolerance_mm": 1.0, "refs": None}
+    json.dumps(cfg.to_dict())  # the resolved config is what config.json stores
 
 
 def test_overrides_parse_toml_values(tmp_path):
     cfg = load_config(write(tmp_path, BASE), ["execution.backend=ray", "execution.seeds=[1, 2]",
                                                "methods.0.params.level=3", "split.kind=loo"])
-    assert cfg["execution"]["backend"] == "ray"
-    assert cfg["execution"]["seeds"] == [1, 2]
-    assert cfg["methods"][0]["params"]["level"] == 3
-    assert cfg["split"]["kind"] == "loo"
+    assert cfg.execution.backend == "ray"
+    assert cfg.execution.seeds == (1, 2)
+    assert cfg.methods[0].params["level"] == 3
+    assert cfg.split.kind == "loo"
 
 
 def test_override_errors_name_the_key():
@@ -127,6 +127,9 @@ def test_override_errors_name_the_key():
     ("[execution]\nbackend = 'spark'", "execution.backend"),
     ("[execution]\nmax_in_flight = 0", "execution.max_in_flight"),
     ("[execution]\nrefine_in = 'actor'", "execution.refine_in"),
+    ("[execution]\nbackend = 'ray'\n[execution.ray]\nrefine_in = 'actor'", "execution.ray.refine_in"),
+    ("[execution]\nbackend = 'ray'\n[execution.ray]\nactors = 2", "execution.ray.actors"),
+    ("[execution.ray]\naddress = 'x:1'", "execution.ray"),
     ("[execution]\nnum_cpus = 'two'", "execution.num_cpus"),
     ("[execution]\nretries = true", "execution.retries"),
     ("[execution]\nmax_inflight = 2", "execution.max_inflight"),
@@ -166,30 +169,30 @@ def test_bad_method_params_rejected_before_work(tmp_path):
 
 def test_missing_name_and_methods(tmp_path):
     with pytest.raises(ConfigError, match="'name'"):
-        resolve({"dataset": {"name": "cfg-data"}, "methods": [{"name": "cfg-seg"}]})
+        parse({"dataset": {"name": "cfg-data"}, "methods": [{"name": "cfg-seg"}]})
     with pytest.raises(ConfigError, match="methods"):
-        resolve({"name": "x", "dataset": {"name": "cfg-data"}})
+        parse({"name": "x", "dataset": {"name": "cfg-data"}})
 
 
 def test_explicit_split_lists_checked():
     raw = {"name": "x", "dataset": {"name": "cfg-data"}, "methods": [{"name": "cfg-seg"}],
            "split": {"train": ["c0", "c1"], "test": ["c1"]}}
     with pytest.raises(ConfigError, match=r"split\.test.*c1"):
-        resolve(raw, check_names=False)
+        parse(raw, check_names=False)
     raw["split"] = {"kind": "kfold", "train": ["c0"], "test": ["c1"]}
     with pytest.raises(ConfigError, match="fixed"):
-        resolve(raw, check_names=False)
+        parse(raw, check_names=False)
 
 
 def test_tune_and_params_exclusive_and_tune_needs_training():
     raw = {"name": "x", "dataset": {"name": "cfg-data"}, "methods": [{"name": "cfg-seg"}],
            "postprocessors": [{"name": "threshold", "tune": True, "params": {"a": 1}}]}
     with pytest.raises(ConfigError, match=r"postprocessors\[0\]\.params"):
-        resolve(raw, check_names=False)
+        parse(raw, check_names=False)
     raw["postprocessors"] = [{"name": "threshold", "tune": True}]
     raw["split"] = {"kind": "none"}
     with pytest.raises(ConfigError, match=r"postprocessors\[0\]\.tune"):
-        resolve(raw, check_names=False)
+        parse(raw, check_names=False)
 
 
 def test_invalid_toml_and_missing_file(tmp_path):

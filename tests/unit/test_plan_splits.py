@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from liverbench import registry
-from liverbench.config import resolve
+from liverbench.config import parse
 from liverbench.errors import ConfigError
 from liverbench.plan import build_plan
 from liverbench.plugin import PostProcessor, Prediction, Resources, Segmenter
 from liverbench.splits import load_or_make, make_splits
 from liverbench.store import ResultStore
+from liverbench.workspec import WorkSpec
 
 IDS = [f"c{i:02d}" for i in range(10)]
 
@@ -128,12 +129,16 @@ def make_cfg(**over):
            "postprocessors": [{"name": "key-pp", "params": {"w": 2}}], "split": {"kind": "kfold", "k": 2}}
     for k, v in over.items():
         raw[k] = v
-    return resolve(raw, check_names=False)
+    return parse(raw, check_names=False)
 
 
 def plan_for(cfg, fp="fp", gpus=1.0):
-    folds = make_splits(cfg["split"], IDS[:4])
-    return build_plan(cfg, folds, fp, None, gpus)
+    folds = make_splits(cfg.split.as_dict(), IDS[:4])
+    spec = WorkSpec(run=cfg.name, dataset={"name": "d", "params": {}}, train_dataset=None,
+                    metrics=cfg.metrics.as_dict(), save_predictions=False,
+                    segmenters={m.name: registry.get_segmenter(m.name) for m in cfg.methods},
+                    postprocessors={pp.name: registry.get_postprocessor(pp.name) for pp in cfg.postprocessors})
+    return build_plan(cfg, spec, folds, fp, None, gpus)
 
 
 def test_plan_size_and_stable_keys():
@@ -189,8 +194,11 @@ def test_gpu_planning():
     assert any("GPU" in n for n in p.notes)
     with pytest.raises(ConfigError, match="allow_cpu_fallback"):
         plan_for(make_cfg(execution={"allow_cpu_fallback": False}), gpus=0.0)
-    # refinement never holds a GPU
-    assert all(r.pp_resources.num_gpus == 0 for r in p.rows)
+    # refinement never holds a GPU, even where the post-processor declares one
+    from liverbench.scheduler import refine_resources
+
+    gpu_pp = type("GpuPP", (KeyPP,), {"resources": Resources(num_cpus=2, num_gpus=1)})
+    assert refine_resources(gpu_pp) == Resources(num_cpus=2, num_gpus=0)
 
 
 def test_trainable_method_needs_training_cases():

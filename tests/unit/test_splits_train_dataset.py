@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from liverbench.config import resolve
+from liverbench.config import parse
 from liverbench.errors import ConfigError
 from liverbench.splits import make_splits
 
@@ -56,14 +56,14 @@ def _raw(**split_table):
 
 
 def test_config_accepts_loo_and_kfold_with_train_dataset_and_names_the_key_otherwise():
-    assert resolve(_raw(kind="loo", test=["a"]), check_names=False)["split"]["test"] == ["a"]
-    assert resolve(_raw(kind="kfold", k=2), check_names=False)["split"]["kind"] == "kfold"
+    assert parse(_raw(kind="loo", test=["a"]), check_names=False).split.test == ("a",)
+    assert parse(_raw(kind="kfold", k=2), check_names=False).split.kind == "kfold"
     with pytest.raises(ConfigError, match=r"split.test: .*'fixed' or 'loo'"):
-        resolve(_raw(kind="kfold", test=["a"]), check_names=False)
+        parse(_raw(kind="kfold", test=["a"]), check_names=False)
     with pytest.raises(ConfigError, match=r"split.train: .*'fixed'"):
-        resolve(_raw(kind="loo", train=["b"], test=["a"]), check_names=False)
+        parse(_raw(kind="loo", train=["b"], test=["a"]), check_names=False)
     with pytest.raises(ConfigError, match=r"split.test: with \[train_dataset\]"):
-        resolve(_raw(kind="fixed", test=["a"]), check_names=False)
+        parse(_raw(kind="fixed", test=["a"]), check_names=False)
 
 
 @pytest.mark.parametrize("kind, says", [("loo", True), ("kfold", True), ("fixed", False)])
