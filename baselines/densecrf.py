@@ -102,7 +102,9 @@ class DenseCRF(PostProcessor):
     """Dou et al.'s fully connected CRF, per transverse slice (default) or in 3D, inside an ROI."""
 
     name = "densecrf"
-    version = "2"  # 2: tuning searches all six parameters of Sec. 2.3 (coordinate search)
+    # 2: tuning searches all six parameters of Sec. 2.3 (coordinate search); 3: the key holds
+    # every parameter (defaults filled in, issue 18), results unchanged
+    version = "3"
     resources = Resources(num_cpus=2, memory_gb=2.0)
     wants = ("branch1", "branch2")
     DEFAULTS: dict[str, Any] = {
@@ -126,27 +128,19 @@ class DenseCRF(PostProcessor):
         "roi_margin_mm": Param(float, ge=0), "roi_level": Param(float, ge=0, lt=1), "workers": Param(int, ge=1),
         "crf_spacing_mm": Param(float, ge=0),
     }
-
-    def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(self.DEFAULTS)
-        if unknown:
-            raise ConfigError(f"densecrf: unknown parameter(s) {sorted(unknown)}; known: {sorted(self.DEFAULTS)}")
-        super().__init__(**params)
-        self.p = {**self.DEFAULTS, **params}
-        if self.p["mode"] not in ("2d", "3d"):
-            raise ConfigError(f"densecrf: mode must be '2d' or '3d', got {self.p['mode']!r}")
+    defaults = DEFAULTS
 
     def __call__(self, image: Volume, pred: Prediction, ctx: Context) -> np.ndarray:
-        prob = combined_probability(pred, self.p["tau"])
+        prob = combined_probability(pred, self.params["tau"])
         if prob.shape != image.shape:
             raise InputError(f"densecrf ({ctx.case_id or 'case'}): prob shape {prob.shape} != image {image.shape}")
-        roi = find_roi(prob, image.spacing, self.p["roi_margin_mm"], self.p["roi_level"]) if self.p["roi"] else None
-        if self.p["roi"] and roi is None:  # no foreground at all: nothing to refine
+        roi = find_roi(prob, image.spacing, self.params["roi_margin_mm"], self.params["roi_level"]) if self.params["roi"] else None
+        if self.params["roi"] and roi is None:  # no foreground at all: nothing to refine
             return np.zeros(image.shape, dtype=bool)
         p_crop = prob if roi is None else roi.crop(prob)
         i_crop = np.asarray(image.array if roi is None else roi.crop(image.array), dtype=np.float32)
-        if self.p["mode"] == "3d":
-            refined = crf_inference(p_crop, i_crop, image.spacing, self.p)
+        if self.params["mode"] == "3d":
+            refined = crf_inference(p_crop, i_crop, image.spacing, self.params)
         else:
             refined = self._slices(p_crop, i_crop, image.spacing[1:])
         return refined if roi is None else roi.paste(refined, fill=False)
@@ -157,18 +151,18 @@ class DenseCRF(PostProcessor):
         refined = np.zeros(prob.shape, dtype=bool)
         jobs = []
         for k in range(prob.shape[0]):
-            if not self.p["roi"]:
+            if not self.params["roi"]:
                 jobs.append((k, (slice(None), slice(None))))
                 continue
-            roi = find_roi(prob[k][None], (1.0,) + tuple(spacing), self.p["roi_margin_mm"], self.p["roi_level"])
+            roi = find_roi(prob[k][None], (1.0,) + tuple(spacing), self.params["roi_margin_mm"], self.params["roi_level"])
             if roi is not None:  # a slice with no liver near it stays empty
                 jobs.append((k, roi.slices[1:]))
 
         def run(job):
             k, box = job
-            refined[k][box] = crf_inference(prob[k][box], image[k][box], spacing, self.p)
+            refined[k][box] = crf_inference(prob[k][box], image[k][box], spacing, self.params)
 
-        workers = max(1, int(self.p["workers"]))
+        workers = max(1, int(self.params["workers"]))
         if workers == 1 or len(jobs) < 2:
             for job in jobs:
                 run(job)

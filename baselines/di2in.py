@@ -83,7 +83,8 @@ def di2in_loss(outputs: dict[str, torch.Tensor], target: torch.Tensor, branch_we
 
 class DI2IN(NeuralSegmenter):
     name: ClassVar[str] = "di2in"
-    version: ClassVar[str] = "2"  # 2: cpu preset re-sized, soft labels (fit keys change)
+    # 2: cpu preset re-sized, soft labels (fit keys change); 3: the key holds the resolved preset (issue 18)
+    version: ClassVar[str] = "3"
     network_class = DI2INNet
     presets = PRESETS
     param_checks = {**NeuralSegmenter.param_checks,

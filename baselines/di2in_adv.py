@@ -71,7 +71,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 class DI2INAdversarial(DI2IN):
     name: ClassVar[str] = "di2in-adv"
-    version: ClassVar[str] = "2"  # 2: cpu preset re-sized, soft labels (fit keys change)
+    # 2: cpu preset re-sized, soft labels (fit keys change); 3: the key holds the resolved preset (issue 18)
+    version: ClassVar[str] = "3"
     presets = PRESETS
     param_checks = {
         **DI2IN.param_checks,

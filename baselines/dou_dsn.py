@@ -77,17 +77,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         tile=[96, 192, 192],
         **_DSN_KEYS,
     ),
-    # Sized on 9 "small" phantoms, scored on 6 held-out ones (dsn3d, P >= 0.5, mean Dice; one
-    # core): 200 iterations 0.809 (80 s); soft labels 0.844; + 400 iterations 0.861 (140 s);
-    # + nonlinear deconvolutions 0.869 (125 s); + 800 iterations with the lr step at 100 epochs
-    # 0.879 (250 s).  Not better for their cost: width 1.0 (0.866, 230 s), patch 48x96x96
-    # (0.860, 386 s), 3 mm grid (0.762), 4 mm grid (0.834; 0.843 with 40x80x80 patches, 250 s),
-    # faster lr decay (0.858), fg_fraction 0.3 (0.874 at 800 iterations), weight decay 1e-4
-    # (0.875), zoom/rotation augmentation (0.865), 1600 iterations (0.885, 514 s), width 1.0 at
-    # 800 iterations (0.883, 606 s): the family saturates near 0.88 here.  The misses (a third
-    # to a half of them deeper than 5 mm inside the liver) are the liver's cranial and caudal
-    # tips and parts of neighbouring organs: without the encoder-decoder bridges of DI2IN the
-    # network's 1/4-resolution features place those poorly on a 5 mm grid.
     "cpu": common_preset(
         width=0.5,
         spacing_mm=5.0,
@@ -136,8 +125,8 @@ class CNN3D(NeuralSegmenter):
 
     name: ClassVar[str] = "cnn3d"
     # 2: cpu preset re-sized, soft labels; 3: nonlinear deconvolutions; 4: no branch heads, paper
-    # preset with fan-in-scaled init and plain SGD
-    version: ClassVar[str] = "4"
+    # preset with fan-in-scaled init and plain SGD; 5: the key holds the resolved preset (issue 18)
+    version: ClassVar[str] = "5"
     network_class = DouDSN
     presets = PRESETS
     deep_supervision: ClassVar[bool] = False
@@ -202,6 +191,6 @@ class DSN3D(CNN3D):
 
     name: ClassVar[str] = "dsn3d"
     # 2: cpu preset re-sized, soft labels; 3: nonlinear deconvolutions; 4: paper preset with
-    # fan-in-scaled init and plain SGD
-    version: ClassVar[str] = "4"
+    # fan-in-scaled init and plain SGD; 5: the key holds the resolved preset (issue 18)
+    version: ClassVar[str] = "5"
     deep_supervision: ClassVar[bool] = True

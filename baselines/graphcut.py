@@ -99,7 +99,7 @@ class GraphCut(PostProcessor):
     """3D min-cut refinement of P(liver) with an intensity-contrast boundary term."""
 
     name = "graphcut"
-    version = "1"
+    version = "2"  # 2: the key holds every parameter (defaults filled in, issue 18), results unchanged
     resources = Resources(num_cpus=1, memory_gb=4.0)
     DEFAULTS: dict[str, Any] = {
         "lam": 1.0,  # weight of the boundary term (per mm^-1 of neighbour distance)
@@ -113,27 +113,20 @@ class GraphCut(PostProcessor):
         "band_mm": Param(float, gt=0, null=True), "roi": Param(bool), "roi_margin_mm": Param(float, ge=0),
         "roi_level": Param(float, ge=0, lt=1),
     }
-
-    def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(self.DEFAULTS)
-        if unknown:
-            raise ConfigError(f"graphcut: unknown parameter(s) {sorted(unknown)}; known: {sorted(self.DEFAULTS)}")
-        super().__init__(**params)
-        self.p = {**self.DEFAULTS, **params}
-        neighbour_offsets(int(self.p["connectivity"]))  # validates
+    defaults = DEFAULTS
 
     def __call__(self, image: Volume, pred: Prediction, ctx: Context) -> np.ndarray:
         prob = np.asarray(pred.prob, dtype=np.float32)
         if prob.shape != image.shape:
             raise InputError(f"graphcut ({ctx.case_id or 'case'}): prob shape {prob.shape} != image {image.shape}")
-        roi = find_roi(prob, image.spacing, self.p["roi_margin_mm"], self.p["roi_level"]) if self.p["roi"] else None
-        if self.p["roi"] and roi is None:
+        roi = find_roi(prob, image.spacing, self.params["roi_margin_mm"], self.params["roi_level"]) if self.params["roi"] else None
+        if self.params["roi"] and roi is None:
             return np.zeros(image.shape, dtype=bool)
         p_crop = prob if roi is None else roi.crop(prob)
         i_crop = image.array if roi is None else roi.crop(image.array)
-        refined = graph_cut(p_crop, i_crop, image.spacing, float(self.p["lam"]), float(self.p["sigma"]),
-                            int(self.p["connectivity"]),
-                            None if self.p["band_mm"] is None else float(self.p["band_mm"]))
+        refined = graph_cut(p_crop, i_crop, image.spacing, float(self.params["lam"]), float(self.params["sigma"]),
+                            int(self.params["connectivity"]),
+                            None if self.params["band_mm"] is None else float(self.params["band_mm"]))
         return refined if roi is None else roi.paste(refined, fill=False)
 
     @classmethod

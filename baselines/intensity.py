@@ -37,7 +37,7 @@ import edt
 import numpy as np
 from scipy import ndimage as ndi
 
-from liverbench.errors import ConfigError, InputError
+from liverbench.errors import InputError
 from liverbench.plugin import Context, Param, Prediction, Resources, Segmenter
 from liverbench.volume import Volume
 
@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "target_spacing_mm": 2.5,  # coarse grid; block factors are rounded to integers
     "body_hu": -350.0,
     "air_hu": -400.0,
-    "seed_depth_mm": (15.0, 50.0),  # below the right lung's base
+    "seed_depth_mm": [15.0, 50.0],  # below the right lung's base
     "window_lo_sigma": 2.5,  # HU window = [median - lo * spread, median + hi * spread]
     "window_hi_sigma": 3.0,
     "min_spread_hu": 10.0,
@@ -68,7 +68,8 @@ class IntensityBaseline(Segmenter):
     """Seeded thresholding with morphology; no training. See the module docstring."""
 
     name = "intensity"
-    version = "3"
+    # 4: the key holds every parameter (defaults filled in, issue 18); results are those of 3
+    version = "4"
     trainable = False
     fit_resources = Resources(num_cpus=1, memory_gb=1.0)
     predict_resources = Resources(num_cpus=1, memory_gb=2.0)
@@ -82,17 +83,11 @@ class IntensityBaseline(Segmenter):
         "median": Param(bool), "min_liver_hu": Param(float), "lesion_fill_mm": Param(float, ge=0),
         "lesion_min_hu": Param(float), "border_band_mm": Param(float, ge=0),
     }
-
-    def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            raise ConfigError(f"intensity: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-        super().__init__(**params)
-        self.cfg = {**DEFAULTS, **params}
+    defaults = DEFAULTS
 
     # -- Segmenter API ---------------------------------------------------------------------
     def predict(self, image: Volume, ctx: Context) -> Prediction:
-        prob = segment(image.array, image.spacing, self.cfg, where=ctx.case_id or "image")
+        prob = segment(image.array, image.spacing, self.params, where=ctx.case_id or "image")
         return Prediction(prob=prob)
 
     def save(self, directory: Path) -> None:

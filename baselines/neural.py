@@ -12,18 +12,19 @@ ctx.device is "cuda"; on a GPU-less cluster the plan drops the GPUs and runs on 
 ctx.device; "cuda" without a visible CUDA device falls back to the CPU with a warning.
 
 Saved state (`save(dir)`): `model.pt` (the network's state dict, plain tensors, loaded with
-`torch.load(weights_only=True)`) and `model.json` (method, version, params, resolved config,
-working spacing, learning curves, fit facts).  The discriminator of DI2IN-AN is not saved.
+`torch.load(weights_only=True)`) and `model.json` (method, version, the resolved params,
+learning curves, fit facts).  The discriminator of DI2IN-AN is not saved.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -40,10 +41,9 @@ from baselines.training import (
     prepare_cases,
     prepare_image,
     resolve_device,
-    resolve_params,
 )
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, Param, Prediction, Resources, Segmenter
+from liverbench.plugin import Context, Param, ParamError, Prediction, Resources, Segmenter
 from liverbench.volume import Case, Volume
 
 MODEL_WEIGHTS = "model.pt"
@@ -88,9 +88,23 @@ class NeuralSegmenter(Segmenter):
         "augment_noise": Param(float, ge=0, lt=1), "augment_zoom": Param(float, ge=0, lt=1),
     }
 
+    default_preset: ClassVar[str] = "cpu"
+
+    @classmethod
+    def param_defaults(cls, params: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+        """The chosen preset's values and its name: `self.params` holds every value the preset
+        resolves to (overrides applied), not only what was given, so {"preset": "paper"} and
+        {"preset": "paper", "lr": <paper's lr>} are one identity; and editing a preset changes
+        the keys of the runs that use it instead of silently reusing their fits."""
+        preset = params.get("preset", cls.default_preset)
+        if preset not in cls.presets:
+            raise ParamError("preset", f"unknown preset {preset!r}; choose one of {', '.join(sorted(cls.presets))}",
+                             f"{cls.name}.params")
+        defaults = {"preset": preset, **copy.deepcopy(cls.presets[preset])}
+        return defaults, set(defaults)
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.config = resolve_params(self.presets, params, self.name)
         self._check_config()
         self.net: nn.Module | None = None
         self._curves: list[dict[str, Any]] = []
@@ -129,6 +143,11 @@ class NeuralSegmenter(Segmenter):
         if len(c["hu"]) != 2 or not c["hu"][1] > c["hu"][0]:
             raise ConfigError(f"{where}: hu must be [low, high] with high > low; got {c['hu']!r}")
         check_sampling(c, where)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved parameters (`self.params`), under the name the training code reads."""
+        return self.params
 
     @property
     def network_stride(self) -> int:
@@ -238,7 +257,6 @@ class NeuralSegmenter(Segmenter):
             "method": self.name,
             "version": self.version,
             "params": self.params,
-            "config": self.config,
             "curves": self._curves,
             "fit": self.fit_info,
         }

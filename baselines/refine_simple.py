@@ -43,10 +43,11 @@ class Threshold(PostProcessor):
     version = "1"
     resources = Resources(num_cpus=1, memory_gb=1.0)
     param_checks = {"level": Param(float, gt=0, le=1)}
+    defaults = {"level": 0.5}
 
-    def __init__(self, level: float = 0.5, **params: Any) -> None:
-        super().__init__(level=level, **params)
-        self.level = float(level)
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.level = float(self.params["level"])
 
     def __call__(self, image: Volume, pred: Prediction, ctx: Context) -> np.ndarray:
         return threshold_mask(pred.prob, self.level)

@@ -24,7 +24,6 @@ method's working grid and sampling random patches from them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -40,6 +39,7 @@ import torch
 from torch import nn
 
 from liverbench.errors import ConfigError, InputError
+from liverbench.hashing import digest
 from liverbench.preprocess import hu_window, resample
 from liverbench.volume import Case, Volume
 
@@ -52,31 +52,6 @@ CHECKPOINT_POINTER = "checkpoint.json"
 # Parameters and presets
 
 
-def resolve_params(presets: Mapping[str, Mapping[str, Any]], params: Mapping[str, Any], method: str) -> dict[str, Any]:
-    """The preset named by params["preset"] (default "cpu") with the other params overriding it.
-
-    Unknown keys and unknown presets are ConfigErrors naming the method and the key, so a typo
-    in a run config fails before any training.
-    """
-    params = dict(params)
-    preset = params.pop("preset", "cpu")
-    if preset not in presets:
-        raise ConfigError(f"{method}: unknown preset {preset!r}; choose one of {', '.join(sorted(presets))}")
-    resolved = dict(presets[preset])
-    unknown = sorted(set(params) - set(resolved))
-    if unknown:
-        raise ConfigError(
-            f"{method}: unknown parameter(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(resolved))}"
-        )
-    for key, value in params.items():
-        default = resolved[key]
-        if isinstance(default, (list, tuple)) and isinstance(value, (list, tuple)):
-            value = list(value)
-        resolved[key] = value
-    resolved["preset"] = preset
-    return resolved
-
-
 def as_triple(value: Any, what: str) -> tuple[Any, Any, Any]:
     """A (z, y, x) triple from a scalar or a 3-sequence."""
     if isinstance(value, (list, tuple)):
@@ -87,8 +62,10 @@ def as_triple(value: Any, what: str) -> tuple[Any, Any, Any]:
 
 
 def config_fingerprint(config: Mapping[str, Any]) -> str:
-    """Short hash of the training configuration: a checkpoint made under another one is ignored."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """Short hash of the training configuration: a checkpoint made under another one is ignored.
+    Its text stays json.dumps' spaced form (not canonical_json) so checkpoints already written
+    keep their fingerprint and still resume."""
+    return digest(json.dumps(config, sort_keys=True, default=str))
 
 
 # ---------------------------------------------------------------------------------------------

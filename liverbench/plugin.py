@@ -8,7 +8,11 @@ contract.
 
 from __future__ import annotations
 
+import copy
+import difflib
+import inspect
 import logging
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +126,77 @@ def check_params(cls: type, params: Mapping[str, Any], where: str = "") -> None:
             raise ParamError(name, bad, where)
 
 
+def _json_shaped(value: Any) -> Any:
+    """`value` as JSON holds it: a tuple becomes a list, a path a str, a numpy scalar a Python
+    number (item by item), so `self.params` compares equal to its JSON round trip. Numbers keep
+    their type (an int is not made a float): that would change the keys of rows already stored."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, np.generic):  # a numpy scalar: its Python number
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_json_shaped(v) for v in value]
+    return value
+
+
+class Parameterised:
+    """One parameter identity for every plugin: `resolve_params` turns what a run config gives
+    into the full dict of values the instance runs with, and the base constructors store that as
+    `self.params`, the one dict the harness hashes into fit and row keys. So `{}` and
+    `{"iterations": <its default>}` are the same parameters, the same key and the same rows.
+
+    The known keys and their defaults: the class's `defaults` when it declares them (the
+    built-ins do); otherwise the keyword parameters of its `__init__` and their default values.
+    A class without `defaults` whose `__init__` takes `**kwargs` accepts any key (its own
+    constructor has the last word), as before this base existed.
+    """
+
+    name: ClassVar[str]
+    defaults: ClassVar[Mapping[str, Any] | None] = None
+    param_checks: ClassVar[dict[str, Param]] = {}  # see Param: checked before any work
+
+    @classmethod
+    def param_defaults(cls, params: Mapping[str, Any]) -> tuple[dict[str, Any], set[str] | None]:
+        """(defaults, known): the default values, and the keys accepted (None: any key). An
+        `__init__` keyword without a default is known but has no default (the constructor
+        requires it). `params` are the given ones, for classes whose defaults depend on one of
+        them (the neural methods' `preset`)."""
+        if cls.defaults is not None:
+            return copy.deepcopy(dict(cls.defaults)), set(cls.defaults)
+        found: dict[str, Any] = {}
+        known: set[str] | None = set()
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:  # [0] is self
+            if p.kind is p.VAR_KEYWORD:
+                known = None
+            elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                if known is not None:
+                    known.add(p.name)
+                if p.default is not p.empty:
+                    found[p.name] = copy.deepcopy(p.default)
+        return found, known
+
+    @classmethod
+    def resolve_params(cls, params: Mapping[str, Any], where: str | None = None) -> dict[str, Any]:
+        """The full, checked parameters: unknown keys rejected (ParamError naming the key, with
+        near matches), defaults filled in, tuples and paths as JSON holds them, declared checks
+        run on the result."""
+        where = f"{getattr(cls, 'name', cls.__name__)}.params" if where is None else where
+        defaults, known = cls.param_defaults(params)
+        for key in params:
+            if known is not None and key not in known:
+                raise ParamError(key, f"unknown parameter{_suggest(key, known)}", where)
+        resolved = {k: _json_shaped(v) for k, v in {**defaults, **params}.items()}
+        check_params(cls, resolved, where)
+        return resolved
+
+
+def _suggest(key: str, known: set[str]) -> str:
+    near = difflib.get_close_matches(key, sorted(known), n=3)
+    if near:
+        return f"; did you mean {', '.join(map(repr, near))}?"
+    return f"; known: {', '.join(sorted(known))}" if known else "; it takes none"
+
+
 @dataclass
 class Context:
     """What the harness hands to every call: device, seed, work directory, stopwatch, logger.
@@ -154,13 +229,14 @@ class Prediction:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class Segmenter(ABC):
+class Segmenter(Parameterised, ABC):
     """A liver segmentation method.
 
     Subclasses set `name`, `version` (bump it when results would change: stored rows are keyed
     by it), `trainable`, and the resources for fitting and predicting. Constructor keyword
-    arguments are the method's parameters (from the run config); keep them JSON-serialisable
-    and store them in `self.params` so the harness can hash them.
+    arguments are the method's parameters (from the run config), JSON-serialisable; declare
+    them in `defaults` (or as `__init__` keywords) and pass them to `super().__init__`, which
+    stores the resolved dict (see Parameterised) in `self.params` for the harness to hash.
     """
 
     name: ClassVar[str]
@@ -168,11 +244,9 @@ class Segmenter(ABC):
     trainable: ClassVar[bool] = True
     fit_resources: ClassVar[Resources] = Resources()
     predict_resources: ClassVar[Resources] = Resources()
-    param_checks: ClassVar[dict[str, Param]] = {}  # see Param: checked before any work
 
     def __init__(self, **params: Any) -> None:
-        check_params(type(self), params, f"{getattr(self, 'name', type(self).__name__)}.params")
-        self.params = dict(params)
+        self.params = type(self).resolve_params(params)
 
     def fit(self, train: Sequence[Case], val: Sequence[Case], ctx: Context) -> None:
         """Train on `train` (cases with masks), monitoring `val`. Non-trainable methods may skip."""
@@ -195,7 +269,7 @@ class Segmenter(ABC):
         """Rebuild the method from `save`'s directory; it must predict identically."""
 
 
-class PostProcessor(ABC):
+class PostProcessor(Parameterised, ABC):
     """A refinement: (image, prediction, ctx) -> bool mask on the image grid.
 
     `wants` names extra maps from `Prediction.extras` that it uses when present.
@@ -207,11 +281,9 @@ class PostProcessor(ABC):
     version: ClassVar[str]
     resources: ClassVar[Resources] = Resources()
     wants: ClassVar[tuple[str, ...]] = ()
-    param_checks: ClassVar[dict[str, Param]] = {}  # see Param: checked before any work
 
     def __init__(self, **params: Any) -> None:
-        check_params(type(self), params, f"{getattr(self, 'name', type(self).__name__)}.params")
-        self.params = dict(params)
+        self.params = type(self).resolve_params(params)
 
     @abstractmethod
     def __call__(self, image: Volume, pred: Prediction, ctx: Context) -> np.ndarray:
@@ -230,14 +302,15 @@ class PostProcessor(ABC):
         return None
 
 
-class Dataset(ABC):
-    """A set of cases. Constructor keyword arguments come from the run config ([dataset] table)."""
+class Dataset(Parameterised, ABC):
+    """A set of cases. Constructor keyword arguments come from the run config ([dataset] table);
+    `self.params` holds them resolved, as for the methods (see Parameterised)."""
 
     name: ClassVar[str]
-    param_checks: ClassVar[dict[str, Param]] = {}  # see Param: checked with the run config
 
     def __init__(self, **params: Any) -> None:
-        self.params = dict(params)
+        # no prefix: a dataset's ParamError names the bare key and the runner adds `dataset.params.`
+        self.params = type(self).resolve_params(params, where="")
 
     @abstractmethod
     def case_ids(self) -> list[str]: ...

@@ -30,17 +30,16 @@ class Precomputed(Segmenter):
     fit_resources = Resources(num_cpus=1, num_gpus=0, memory_gb=0.5)
     predict_resources = Resources(num_cpus=1, num_gpus=0, memory_gb=1.0)
     param_checks = {"dir": Param(str), "pattern": Param(str)}
+    defaults = {"dir": "", "pattern": "{case_id}.nii.gz"}
 
-    def __init__(self, dir: str = "", pattern: str = "{case_id}.nii.gz", **params: Any) -> None:
-        if params:
-            raise TypeError(f"precomputed: unknown parameter(s) {sorted(params)}; it takes dir and pattern")
-        if not dir:
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if not self.params["dir"]:
             raise ConfigError("precomputed: params.dir (the folder holding the masks) is required")
-        if "{case_id}" not in pattern:
-            raise ConfigError(f"precomputed: params.pattern {pattern!r} must contain '{{case_id}}'")
-        super().__init__(dir=str(dir), pattern=pattern)
-        self.dir = Path(dir)
-        self.pattern = pattern
+        if "{case_id}" not in self.params["pattern"]:
+            raise ConfigError(f"precomputed: params.pattern {self.params['pattern']!r} must contain '{{case_id}}'")
+        self.dir = Path(self.params["dir"])
+        self.pattern = self.params["pattern"]
 
     def path_for(self, case_id: str) -> Path:
         return self.dir / self.pattern.format(case_id=case_id)

@@ -83,6 +83,26 @@ def _check_params_json(cls: Any, instance: Any) -> None:
         json.dumps(instance.params, sort_keys=True)
 
 
+def _check_param_identity(cls: Any, instance: Any, params: dict[str, Any]) -> None:
+    """Spelling out a value the instance resolved to (a default, or a preset's value) must give
+    the same `self.params`: the harness keys fits and rows by it, so `{}` and
+    `{"iterations": <default>}` must not become two fits."""
+    resolved = _json_normal(instance.params)
+    defaults, _ = cls.param_defaults(params)
+    with _check(cls, "spelling out a default must not change self.params (the fit and row keys)"):
+        again = _json_normal(cls(**instance.params).params)
+        assert again == resolved, f"{cls.__qualname__}(**{resolved!r}).params is {again!r}"
+        for key in sorted(set(instance.params) | set(defaults)):
+            if key in params:
+                continue
+            value = instance.params[key] if key in instance.params else defaults[key]
+            spelled = _json_normal(cls(**{**params, key: value}).params)
+            assert spelled == resolved, (
+                f"params {params!r} give {resolved!r}, but adding {key}={value!r} gives {spelled!r}; "
+                "store the resolved values (defaults filled in) in self.params, e.g. declare `defaults` "
+                "and pass the given params to super().__init__")
+
+
 def _check_resources(cls: Any, attr: str) -> None:
     res = getattr(cls, attr)
     with _check(cls, f"{attr} must be a liverbench.plugin.Resources with sensible values"):
@@ -150,7 +170,8 @@ def check_segmenter(cls: type[Segmenter], /, *, cases: Sequence[Case] | None = N
     """Check that `cls(**params)` honours the Segmenter contract; returns a short report.
 
     Checks, in order: declarations (subclass, `name`, `version`, `trainable`, resources);
-    `self.params` JSON-serialisable; `fit` on the training phantoms (trainable methods only: a
+    `self.params` JSON-serialisable, and unchanged when a default (or any resolved value) is
+    spelled out; `fit` on the training phantoms (trainable methods only: a
     non-trainable one must predict without `fit`); `learning_curves()` rows; `predict` returns a
     `Prediction` whose `prob` is float32 in [0, 1] on the image's grid with no NaN, and whose
     extras are finite float maps on the same grid; the input image is left untouched; a second
@@ -169,6 +190,7 @@ def check_segmenter(cls: type[Segmenter], /, *, cases: Sequence[Case] | None = N
         with _check(cls, f"constructing with params {params}"):
             method = cls(**params)
         _check_params_json(cls, method)
+        _check_param_identity(cls, method, params)
 
         if cls.trainable:
             ctx = Context(seed=0, workdir=tmp / "fit")
@@ -260,7 +282,8 @@ def check_postprocessor(cls: type[PostProcessor], /, *, cases: Sequence[Case] | 
 
     Checks: declarations (subclass, `name`, `version`, `resources`, `wants`); `param_grid()` is a
     non-empty list of JSON-serialisable dicts that all construct, and so is every point one axis
-    away from `param_space()`'s start; on a phantom, a noisy soft map
+    away from `param_space()`'s start; `self.params` unchanged when a default is spelled out;
+    on a phantom, a noisy soft map
     gives a bool mask on the image grid, the same one twice, leaving the inputs untouched; an
     all-zero map gives an empty mask; a confident 0/1 map of the phantom's liver gives a mask
     with Dice >= 0.99 against it, with and without the extra maps named in `wants`.
@@ -294,6 +317,7 @@ def check_postprocessor(cls: type[PostProcessor], /, *, cases: Sequence[Case] | 
     with _check(cls, f"constructing with params {params}"):
         method = cls(**params)
     _check_params_json(cls, method)
+    _check_param_identity(cls, method, params)
 
     case = (tiny_cases(1) if cases is None else list(cases))[0]
     if case.mask is None:

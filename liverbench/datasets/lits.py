@@ -22,11 +22,12 @@ class LitsDataset(FileDataset):
 
     name = "lits"
     min_label = 1
-    param_checks = {"root": Param(str)}
+    param_checks = {"root": Param(str, null=True)}  # null: require_dir says the folder is needed
+    defaults = {"root": None}
 
-    def __init__(self, root: str) -> None:
-        super().__init__(root=str(root))
-        folder = require_dir(root, self.name)
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        folder = require_dir(self.params["root"], self.name)
         images, masks = paired_files(folder, self.name, _NAME, is_image=lambda m: m.group(1).lower() == "volume",
                                      case_id=lambda m: f"{int(m.group(2)):03d}")
         cases = {n: CaseFiles(images[n], masks.get(n), {"source": "lits"}) for n in images}

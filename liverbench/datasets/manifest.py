@@ -22,12 +22,15 @@ class ManifestDataset(FileDataset):
     """manifest layout: a CSV with columns id,image[,mask] and paths relative to the CSV."""
 
     name = "manifest"
-    param_checks = {"path": Param(str), "min_label": Param(int, ge=0, null=True)}
+    param_checks = {"path": Param(str, null=True), "min_label": Param(int, ge=0, null=True)}
+    defaults = {"path": None, "min_label": None}
 
-    def __init__(self, path: str, min_label: int | None = None) -> None:
-        super().__init__(path=str(path), min_label=min_label)
-        self.min_label = None if min_label is None else int(min_label)
-        csv_path = Path(path).expanduser()
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.min_label = self.params["min_label"]
+        if not self.params["path"]:
+            raise ParamError("path", "dataset 'manifest' needs the `path` of its CSV file")
+        csv_path = Path(self.params["path"]).expanduser()
         if not csv_path.is_file():
             raise ParamError("path", f"CSV file {str(csv_path)!r} not found (dataset 'manifest')")
         base = csv_path.parent

@@ -13,7 +13,7 @@ import json
 
 from liverbench.datasets._files import CaseFiles, FileDataset, require_dir, volume_stem
 from liverbench.errors import InputError
-from liverbench.plugin import Param, ParamError
+from liverbench.plugin import Param
 
 SUBSETS = ("training", "test")
 
@@ -23,13 +23,14 @@ class MsdDataset(FileDataset):
 
     name = "msd"
     min_label = 1
-    param_checks = {"root": Param(str), "subset": Param(str, choices=SUBSETS)}
+    param_checks = {"root": Param(str, null=True),  # null: require_dir says the folder is needed
+                    "subset": Param(str, choices=SUBSETS)}
+    defaults = {"root": None, "subset": "training"}
 
-    def __init__(self, root: str, subset: str = "training") -> None:
-        super().__init__(root=str(root), subset=subset)
-        folder = require_dir(root, self.name)
-        if subset not in SUBSETS:
-            raise ParamError("subset", f"{subset!r} is not one of {', '.join(map(repr, SUBSETS))} (dataset 'msd')")
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        folder = require_dir(self.params["root"], self.name)
+        subset = self.params["subset"]
         index = folder / "dataset.json"
         if not index.is_file():
             raise InputError(f"dataset 'msd': {index} not found (expected the Task03_Liver folder)")

@@ -24,12 +24,14 @@ class NiftiFolderDataset(FileDataset):
     """nifti-folder layout: images/<name>.nii.gz with labels/<name>.nii.gz or masks/<name>.nii.gz."""
 
     name = "nifti-folder"
-    param_checks = {"root": Param(str), "min_label": Param(int, ge=0, null=True)}
+    param_checks = {"root": Param(str, null=True),  # null: require_dir says the folder is needed
+                    "min_label": Param(int, ge=0, null=True)}
+    defaults = {"root": None, "min_label": None}
 
-    def __init__(self, root: str, min_label: int | None = None) -> None:
-        super().__init__(root=str(root), min_label=min_label)
-        self.min_label = None if min_label is None else int(min_label)
-        folder = require_dir(root, self.name)
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.min_label = self.params["min_label"]
+        folder = require_dir(self.params["root"], self.name)
         image_dir = folder / "images"
         if not image_dir.is_dir():
             raise InputError(f"dataset 'nifti-folder': {folder} has no images/ folder ({self.layout_hint()})")

@@ -36,9 +36,11 @@ class RealDataset(FileDataset):
 
     name = "real"
     param_checks = {"root": Param(str, null=True)}
+    defaults = {"root": None}  # kept as None, not resolved: the default folder moves with the checkout
 
-    def __init__(self, root: str | None = None) -> None:
-        super().__init__(root=None if root is None else str(root))  # as given: the default moves with the checkout
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        root = self.params["root"]
         if not root and not default_root().is_dir():
             raise ParamError("root", f"dataset 'real': default folder {default_root()} not found; "
                                      f"pass params.root or set {ENV_VAR}")

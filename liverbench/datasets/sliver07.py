@@ -21,11 +21,12 @@ class Sliver07Dataset(FileDataset):
     """SLiver07 layout: liver-orig0NN.mhd (+ .raw) images and liver-seg0NN.mhd masks."""
 
     name = "sliver07"
-    param_checks = {"root": Param(str)}
+    param_checks = {"root": Param(str, null=True)}  # null: require_dir says the folder is needed
+    defaults = {"root": None}
 
-    def __init__(self, root: str) -> None:
-        super().__init__(root=str(root))
-        folder = require_dir(root, self.name)
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        folder = require_dir(self.params["root"], self.name)
         images, masks = paired_files(folder, self.name, _NAME, is_image=lambda m: m.group(1).lower() == "orig",
                                      case_id=lambda m: m.group(2))
         cases = {n: CaseFiles(images[n], masks.get(n), {"source": "sliver07", "phase": "contrast"}) for n in images}

@@ -8,12 +8,12 @@ disk.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 
 import numpy as np
 
-from liverbench.errors import ConfigError, InputError
+from liverbench.errors import InputError
+from liverbench.hashing import digest
 from liverbench.phantom import GENERATOR_VERSION, PRESETS, make_phantom
 from liverbench.plugin import Dataset, Param
 from liverbench.volume import Case
@@ -31,17 +31,11 @@ class SyntheticDataset(Dataset):
 
     name = "synthetic"
     param_checks = {"n_cases": Param(int, ge=1), "preset": Param(str, choices=tuple(PRESETS)), "seed": Param(int, ge=0)}
+    defaults = {"n_cases": 12, "preset": "small", "seed": 0}
 
-    def __init__(self, n_cases: int = 12, preset: str = "small", seed: int = 0) -> None:
-        for key, value in (("n_cases", n_cases), ("seed", seed)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ConfigError(f"dataset 'synthetic': {key} must be a non-negative integer; got {value!r}")
-        if n_cases < 1:
-            raise ConfigError(f"dataset 'synthetic': n_cases must be at least 1; got {n_cases}")
-        if preset not in PRESETS:
-            raise ConfigError(f"dataset 'synthetic': unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-        super().__init__(n_cases=int(n_cases), preset=preset, seed=int(seed))
-        self.n_cases, self.preset, self.seed = int(n_cases), preset, int(seed)
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.n_cases, self.preset, self.seed = self.params["n_cases"], self.params["preset"], self.params["seed"]
         width = max(3, len(str(self.n_cases - 1)))
         self._ids = [f"{ID_PREFIX}{i:0{width}d}" for i in range(self.n_cases)]
 
@@ -66,4 +60,6 @@ class SyntheticDataset(Dataset):
 
     def fingerprint(self) -> str:
         payload = {"dataset": self.name, "params": self.params, "generator_version": GENERATOR_VERSION}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        # json.dumps' spaced form, not canonical_json: the text must stay byte-identical so the
+        # fingerprints already in stored keys do not change
+        return digest(json.dumps(payload, sort_keys=True))

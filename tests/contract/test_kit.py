@@ -119,6 +119,16 @@ class Forgetful(LearnedWindow):
         return method
 
 
+class StoresGiven(LearnedWindow):
+    """Applies a default but stores only the given params (issue 18): {} and {"k": 2.0} differ."""
+
+    defaults = {"k": 2.0}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.params = dict(params)
+
+
 class SavesNothing(LearnedWindow):
     def save(self, directory):
         Path(directory).mkdir(parents=True, exist_ok=True)
@@ -167,6 +177,7 @@ BROKEN_SEGMENTERS = [
     (BadExtras, {}, "Prediction.extras['branch1'] has shape"),
     (Forgetful, {}, "the loaded model must predict what the saved one did"),
     (SavesNothing, {}, "save wrote nothing"),
+    (StoresGiven, {}, "spelling out a default must not change self.params"),
     (Noisy, {}, "predicting the same image twice must give the same maps"),
     (Mutating, {}, "predict must not modify the input image"),
     (NoVersion, {}, "version"),

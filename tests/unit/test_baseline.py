@@ -47,7 +47,7 @@ def test_save_load_round_trip(tmp_path):
     model = IntensityBaseline(opening_mm=10.0)
     model.save(tmp_path)
     again = IntensityBaseline.load(tmp_path)
-    assert again.params == {"opening_mm": 10.0}
+    assert again.params == model.params and again.params["opening_mm"] == 10.0
     case = make_phantom(1, preset="tiny")
     np.testing.assert_array_equal(model.predict(case.image, Context()).prob, again.predict(case.image, Context()).prob)
 

@@ -19,7 +19,7 @@ import torch
 from baselines.di2in import DI2IN
 from baselines.di2in_adv import DI2INAdversarial
 from baselines.dou_dsn import CNN3D, DSN3D
-from baselines.training import load_checkpoint, resolve_params, step_decay
+from baselines.training import load_checkpoint, step_decay
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugin import Context
 from liverbench.testing import check_segmenter
@@ -161,15 +161,15 @@ def test_deep_supervision_weights_decay_on_schedule(phantoms):
 
 
 def test_learning_rate_schedules_follow_the_papers():
-    di2in = resolve_params(DI2IN.presets, {"preset": "paper"}, "di2in")
+    di2in = DI2IN.resolve_params({"preset": "paper"})
     assert (di2in["lr"], di2in["iterations"], di2in["batch_size"], di2in["optimizer"]) == (0.01, 200, 4, "sgd")
     schedule = step_decay(di2in["lr"], di2in["iterations"] // 2)
     assert schedule(99) == pytest.approx(0.01) and schedule(100) == pytest.approx(0.001)
-    dsn = resolve_params(DSN3D.presets, {"preset": "paper"}, "dsn3d")
+    dsn = DSN3D.resolve_params({"preset": "paper"})
     # lr 0.1 and the step schedule are the paper's; the init is the fan-in-scaled Gaussian the
     # preset documents (the literal N(0, 0.01) never leaves the class prior, tested below)
     assert (dsn["lr"], dsn["init"], dsn["lr_step_epochs"]) == (0.1, "kaiming", 50)
-    adv = resolve_params(DI2INAdversarial.presets, {"preset": "paper"}, "di2in-adv")
+    adv = DI2INAdversarial.resolve_params({"preset": "paper"})
     assert (adv["adv_iterations"], adv["k_d"], adv["batch_d"], adv["k_g"], adv["batch_g"], adv["adv_lambda"]) == (
         100, 10, 8, 1, 4, 0.01)
 
@@ -199,7 +199,7 @@ def test_parameters_are_checked():
         DI2IN(patch=[24, 32, 32])
     with pytest.raises(ConfigError, match="eta"):
         DSN3D(eta=[0.3])
-    assert DSN3D().params == {} and DSN3D().config["preset"] == "cpu"
+    assert DSN3D().params == DSN3D(preset="cpu").params and DSN3D().params["preset"] == "cpu"
 
 
 def test_predict_before_fit_is_an_error(phantoms):
