@@ -97,7 +97,7 @@ class NeuralSegmenter(Segmenter):
         {"preset": "paper", "lr": <paper's lr>} are one identity; and editing a preset changes
         the keys of the runs that use it instead of silently reusing their fits."""
         preset = params.get("preset", cls.default_preset)
-        if preset not in cls.presets:
+        if not isinstance(preset, str) or preset not in cls.presets:
             raise ParamError("preset", f"unknown preset {preset!r}; choose one of {', '.join(sorted(cls.presets))}",
                              f"{cls.name}.params")
         defaults = {"preset": preset, **copy.deepcopy(cls.presets[preset])}
