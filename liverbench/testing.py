@@ -352,7 +352,8 @@ def check_postprocessor(cls: type[PostProcessor], /, *, cases: Sequence[Case] | 
 
 
 def check_dataset(dataset: Dataset, /, *, max_cases: int = 2) -> dict[str, Any]:
-    """Check a constructed dataset: ids, `load` (up to `max_cases` cases) and `fingerprint`.
+    """Check a constructed dataset: ids, `load` (up to `max_cases` cases), `fingerprint`, and
+    that `self.params` builds the same dataset again (defaults spelled out change nothing).
 
     Takes an instance, not a class: most datasets need a data directory to be constructed.
     """
@@ -367,6 +368,11 @@ def check_dataset(dataset: Dataset, /, *, max_cases: int = 2) -> dict[str, Any]:
         fingerprint = dataset.fingerprint()
         assert isinstance(fingerprint, str) and fingerprint, f"got {fingerprint!r}"
         assert dataset.fingerprint() == fingerprint, "two calls gave different fingerprints"
+    _check_params_json(cls, dataset)
+    _check_param_identity(cls, dataset, dataset.params)  # the runner rebuilds it from params
+    with _check(cls, "the dataset built again from its self.params must have the same fingerprint"):
+        again = cls(**dataset.params).fingerprint()
+        assert again == fingerprint, f"{again!r} != {fingerprint!r}"
     for case_id in ids[:max_cases]:
         with _check(cls, f"load({case_id!r}) must return that Case with a 3D image and a mask on its grid"):
             case = dataset.load(case_id)

@@ -285,3 +285,27 @@ def test_check_dataset_catches_a_wrong_case_id(cases):
 
     with pytest.raises(ContractError, match="asked for 'a', got case"):
         check_dataset(Mislabelled())
+
+
+def test_check_dataset_catches_params_that_drop_defaults():
+    from liverbench.plugin import Dataset
+
+    class StoresGivenOnly(Dataset):
+        name = "stores-given-only"
+        defaults = {"n": 2}
+
+        def __init__(self, **params):
+            super().__init__(**params)
+            self.params = dict(params)  # the issue-18 bug: {} and {"n": 2} are two keys
+
+        def case_ids(self):
+            return ["a"]
+
+        def load(self, case_id):
+            raise AssertionError("not reached")
+
+        def fingerprint(self):
+            return "x"
+
+    with pytest.raises(ContractError, match="spelling out a default must not change self.params"):
+        check_dataset(StoresGivenOnly())
