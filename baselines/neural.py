@@ -40,8 +40,8 @@ from baselines.training import (
     memory_format,
     prepare_cases,
     prepare_image,
-    resolve_device,
 )
+from liverbench.devices import resolve_device
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugin import Context, Param, ParamError, Prediction, Resources, Segmenter
 from liverbench.volume import Case, Volume
@@ -192,7 +192,7 @@ class NeuralSegmenter(Segmenter):
         c = self.config
         if not train:
             raise InputError(f"{self.name}: fit needs at least one training case")
-        device = resolve_device(ctx.device, ctx.logger)
+        device = torch.device(resolve_device(ctx.device, ctx.logger))
         torch.manual_seed(ctx.seed)  # network initialisation; every later draw is seeded per step
         volumes = prepare_cases(train, self.spacing, c["hu"], self.name, c["soft_labels"])
         val_volumes = prepare_cases(val, self.spacing, c["hu"], self.name, c["soft_labels"]) if val else []
@@ -224,7 +224,7 @@ class NeuralSegmenter(Segmenter):
         if self.net is None:
             raise RuntimeError(f"{self.name}: predict called before fit or load")
         c = self.config
-        device = resolve_device(ctx.device, ctx.logger)
+        device = torch.device(resolve_device(ctx.device, ctx.logger))
         self.net.to(device).to(memory_format=memory_format(device))
         prepared = prepare_image(image, self.spacing, c["hu"])
         maps = infer(

@@ -72,17 +72,6 @@ def config_fingerprint(config: Mapping[str, Any]) -> str:
 # Devices
 
 
-def resolve_device(requested: str | None, logger: logging.Logger | None = None) -> torch.device:
-    """"auto"/None -> CUDA if present else CPU; "cuda..." without CUDA -> CPU with a warning."""
-    requested = (requested or "auto").lower()
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        (logger or log).warning("device %r requested but CUDA is not available; using the CPU", requested)
-        return torch.device("cpu")
-    return torch.device(requested)
-
-
 def memory_format(device: torch.device) -> torch.memory_format:
     # channels-last 3D makes oneDNN's CPU convolutions 2-3x faster here (measured: Dou's 9x9x7
     # first layer 0.17 s -> 0.06 s on a 32x64x64 patch, one thread); cuDNN is fine either way.

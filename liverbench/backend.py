@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
-from liverbench.plugin import Param, Resources
+from liverbench.plugin import Param, Parameterised, Resources
 
 _UNSET = object()
 
@@ -65,9 +65,10 @@ class ModelSession(ABC):
         """No more work for this model: free its loaded copies."""
 
 
-class Backend(ABC):
+class Backend(Parameterised, ABC):
     """Where units run. Subclasses set `name`, their options (`defaults` + `param_checks`, the
-    `[execution.<name>]` table) and implement the primitives below."""
+    `[execution.<name>]` table, resolved like any plugin's params) and implement the primitives
+    below."""
 
     name: ClassVar[str]
     defaults: ClassVar[Mapping[str, Any]] = {}

@@ -58,7 +58,8 @@ def resolve(cfg) -> WorkSpec:
             _check(cls, pp.params, f"postprocessors[{i}].params")
     backend = cfg.execution.backend
     spec.backend = _load("backend", backend, "execution.backend")
-    spec.backend_options = _backend_options(spec.backend, cfg.execution.options, f"execution.{backend}")
+    # the backend's [execution.<name>] table: unknown keys named, defaults filled, values checked
+    spec.backend_options = spec.backend.resolve_params(cfg.execution.options, f"execution.{backend}")
     return spec
 
 
@@ -87,20 +88,3 @@ def _check(cls: type, params: Mapping[str, Any], key: str, construct: bool = Tru
         raise ConfigError(f"{key}.{exc.param}: {exc.problem}") from exc
     except Exception as exc:
         raise ConfigError(f"{key}: {cls.__name__} rejected {dict(params)!r}: {type(exc).__name__}: {exc}") from exc
-
-
-def _backend_options(backend: type, options: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """The backend's table with its defaults filled in, unknown keys and bad values named."""
-    import difflib
-
-    from liverbench.plugin import check_params
-
-    for k in options:
-        if k not in backend.defaults:
-            known = sorted(backend.defaults)
-            near = difflib.get_close_matches(k, known, n=3)
-            hint = (f"; did you mean {', '.join(map(repr, near))}?" if near
-                    else f"; {backend.name} takes {', '.join(known) or 'no options'}")
-            raise ConfigError(f"unknown key {key + '.' + k!r}{hint}")
-    check_params(backend, options, key)
-    return {**backend.defaults, **options}

@@ -9,11 +9,12 @@ broke the learning-free baseline (issues 15 and 19):
 | `effusion` | the base of the right lung (30 mm above its lowest point) becomes pleural fluid, 15 HU | unchanged |
 | `gas_loop` | a ~350 ml gas-filled bowel loop (3 mm wall) under the right lobe (hepatic flexure), below the right lung | liver inside the loop removed |
 | `border_lesion` | a 22 mm hypodense lesion (liver - 55 HU) centred 8 mm inside the liver's right lateral border | unchanged: lesions are liver |
-| `thin_left_lobe` | a 16 mm thin sheet of liver running 80 mm to the patient's left from the left lobe | the sheet added |
+| `thin_left_lobe` | a wedge of liver running 80 mm to the patient's left from the left lobe, 24 mm thick at its root and 8 mm at its tip, at the liver's own HU | the wedge added |
 | `thick_slices` | slices averaged in pairs (twice the spacing and thickness) | majority of each pair |
 
-Edited regions get a soft edge (Gaussian of one voxel) and the phantom's own noise level, so
-they look like the rest of the image. Everything is deterministic (seeded by the phantom's seed).
+Edited regions get a soft edge (a Gaussian of one voxel; of 1.5 mm for the thin lobe, whose
+thickness is only a few voxels: a one-voxel blur on 5 mm slices would melt it into the fat it
+runs through) and the phantom's own noise level, so they look like the rest of the image. Everything is deterministic (seeded by the phantom's seed).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def with_failure_mode(phantom: Phantom, mode: str) -> Case:
             image = _paint(image, region, float(case.meta["liver_hu"]) - 55.0, noise_sd, rng)
         else:
             region = _thin_left_lobe(mask, labels, grids)
-            image = _paint(image, region, float(np.median(case.image.array[mask])), noise_sd, rng)
+            sigma = tuple(1.5 / s for s in spacing)
+            image = _paint(image, region, float(np.median(case.image.array[mask])), noise_sd, rng, sigma)
             mask |= region
     meta = {**case.meta, "failure_mode": mode}
     volume = Volume(np.clip(np.round(image), -1024, 3071).astype(np.int16), spacing)
@@ -69,11 +71,11 @@ def _mm_grids(shape, spacing):
                  for i, (n, s) in enumerate(zip(shape, spacing)))
 
 
-def _paint(image, region, hu, noise_sd, rng):
-    """Blend `hu` (plus noise) into `region` with a one-voxel soft edge."""
+def _paint(image, region, hu, noise_sd, rng, sigma=1.0):
+    """Blend `hu` (plus noise) into `region` with a soft edge (Gaussian, `sigma` voxels)."""
     if not region.any():
         raise ConfigError("phantom failure mode: the region to draw is empty on this phantom")
-    weight = ndi.gaussian_filter(region.astype(np.float32), sigma=1.0)
+    weight = ndi.gaussian_filter(region.astype(np.float32), sigma=sigma)
     fill = hu + rng.normal(0.0, noise_sd, size=image.shape).astype(np.float32)
     return image * (1.0 - weight) + fill * weight
 
@@ -124,7 +126,12 @@ def _thin_left_lobe(mask, labels, grids):
     rows, cols = np.nonzero(mask[k])
     i = int(np.argmax(cols))  # the left end of the liver at that level
     start = (k * sz, rows[i] * sy, cols[i] * sx - 15.0)
-    sheet = (np.abs(z - start[0]) <= 8.0) & (np.abs(y - (start[1] - 5.0)) <= 22.0) & (x >= start[2]) & (x <= start[2] + 95.0)
+    # A wedge, as a left lateral lobe is: 24 mm thick (z) where it leaves the liver, 8 mm at its
+    # tip 95 mm to the left; 44 mm front to back.
+    along = np.clip((x - start[2]) / 95.0, 0.0, 1.0)
+    half_thick = 12.0 - 8.0 * along
+    sheet = (np.abs(z - start[0]) <= half_thick) & (np.abs(y - (start[1] - 5.0)) <= 22.0) & \
+        (x >= start[2]) & (x <= start[2] + 95.0)
     soft = np.isin(labels, [int(t) for t in (Tissue.VISCERAL_FAT, Tissue.MESENTERY, Tissue.BOWEL, Tissue.STOMACH_WALL,
                                               Tissue.STOMACH_CONTENT, Tissue.STOMACH_GAS, Tissue.LIVER, Tissue.SPLEEN)])
     return sheet & soft & ~mask

@@ -53,7 +53,7 @@ def _imported_names(module: str) -> set[str]:
     """Dotted names `module` imports anywhere in its source (absolute, relative ones resolved)."""
     package = module if _is_package(module) else module.rpartition(".")[0]
     names = set()
-    for node in ast.walk(ast.parse(MODULES[module].read_text(), str(MODULES[module]))):
+    for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"), str(MODULES[module]))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

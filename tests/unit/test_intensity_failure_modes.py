@@ -65,6 +65,19 @@ def test_thick_slices_keep_the_inferior_tip():
     assert (seg & tip).sum() / tip.sum() > 0.7
 
 
+@pytest.mark.parametrize("seed, found", [(1, 0.6), (6, 0.8)])
+def test_thin_left_lobe_partly_found(seed, found):
+    # A wedge of liver running 95 mm to the left, 24 -> 8 mm thick, at the liver's HU. Version 3
+    # finds 0.68 (seed 1) and 0.89 (seed 6) of it; the 12 mm opening that cuts bridges to the
+    # neighbours also cuts the thinnest part, and regrowing further leaks into them (seed 0's
+    # 44 ml wedge: 0.43 found; see benchmarks/RESULTS.md, "Version 3").
+    phantom = generate_phantom(seed, "small")
+    case = with_failure_mode(phantom, "thin_left_lobe")
+    wedge = case.liver.astype(bool) & ~phantom.case.liver.astype(bool)
+    assert wedge.sum() * case.image.voxel_volume_ml > 5
+    assert (segment(case) & wedge).sum() / wedge.sum() > found
+
+
 def test_failure_modes_change_only_their_copy():
     # The default phantoms stay bit for bit what other tests and the demo depend on.
     before = hashlib.sha256(make_phantom(1, preset="small").image.array.tobytes()).hexdigest()
