@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from liverbench.errors import ConfigError
-from liverbench.schema import METRIC_COLUMNS
 
 # The always-present baseline refinement: P >= 0.5.
 THRESHOLD = "threshold"
@@ -50,10 +49,14 @@ _SPLIT_KINDS = ("fixed", "kfold", "loo", "none")
 # Keys that once sat in [execution] and now belong to a backend's own table.
 _MOVED = {"address": "ray", "actors_per_model": "ray", "refine_in": "ray"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_SLIVER07_REF_KEYS = ("voe", "rvd", "asd", "rmsd", "maxd")
 
-# What a tuned refinement may optimise: every metric column, its SLiver07 score, the case score.
-TUNING_METRICS = frozenset(METRIC_COLUMNS)
+
+def tuning_metrics() -> frozenset[str]:
+    """What a tuned refinement may optimise: every metric column, its SLiver07 score, the case
+    score (read from liverbench.schema when asked, so a metric declared there is one too)."""
+    from liverbench import schema
+
+    return frozenset(schema.METRIC_COLUMNS)
 
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
                list: "a list", dict: "a table"}
@@ -405,9 +408,9 @@ def _postprocessors(value: Any) -> tuple[PostprocessorEntry, ...]:
         pp, entry = _named_entry(pp, _PP_KEYS, key)
         entry["tune"] = _type(pp.get("tune", False), bool, f"{key}.tune")
         entry["metric"] = _type(pp.get("metric", "score"), str, f"{key}.metric")
-        if entry["metric"] not in TUNING_METRICS:
+        if entry["metric"] not in tuning_metrics():
             raise ConfigError(f"{key}.metric: unknown metric {entry['metric']!r}; "
-                              f"choose one of {', '.join(sorted(TUNING_METRICS))}")
+                              f"choose one of {', '.join(sorted(tuning_metrics()))}")
         if entry["tune"] and entry["params"]:
             raise ConfigError(f"{key}.params: give either params or tune = true, not both")
         _check_listed_once(entry, seen, key, "post-processor")
@@ -465,7 +468,9 @@ def _metrics(value: Any) -> MetricsConfig:
         raise ConfigError(f"metrics.nsd_tolerance_mm: {out['nsd_tolerance_mm']} must be > 0")
     if out["refs"] is not None:
         refs = _table(out["refs"], "metrics.refs")
-        _no_unknown(refs, _SLIVER07_REF_KEYS, "metrics.refs.")
+        from liverbench import schema
+
+        _no_unknown(refs, [m.column for m in schema.SLIVER07], "metrics.refs.")  # the scored measures
         out["refs"] = {k: _type(v, float, f"metrics.refs.{k}") for k, v in refs.items()}
         for k, v in out["refs"].items():
             if v <= 0:

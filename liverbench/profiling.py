@@ -189,13 +189,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from liverbench import registry
     from liverbench.tuning import tune_refinement
 
-    from liverbench.config import TUNING_METRICS
+    from liverbench.config import tuning_metrics
 
     registry.get_postprocessor(args.postprocessor)  # unknown names and file types fail before any work
     if args.out:
         check_table_path(args.out)
-    if args.metric not in TUNING_METRICS:
-        raise ConfigError(f"--metric: unknown metric {args.metric!r}; choose one of {', '.join(sorted(TUNING_METRICS))}")
+    if args.metric not in tuning_metrics():
+        raise ConfigError(f"--metric: unknown metric {args.metric!r}; choose one of {', '.join(sorted(tuning_metrics()))}")
     device = _device()
     trainable = registry.get_segmenter(args.method).trainable and not args.model
     ds = _open_dataset(args.dataset, args.dataset_params, args.cases + (args.fit_cases if trainable else 0))
