@@ -34,7 +34,8 @@ class Resources:
     memory_gb: float = 2.0
 
     def as_ray_options(self) -> dict[str, Any]:
-        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, "memory": int(self.memory_gb * 2**30)}
+        memory = {"memory": int(self.memory_gb * 2**30)} if self.memory_gb > 0 else {}  # 0: no reservation
+        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, **memory}
 
 
 # --- parameter checks ---------------------------------------------------------------------------

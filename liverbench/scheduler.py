@@ -33,13 +33,16 @@ from liverbench.workspec import WorkSpec
 # (row header, post-processor name, its params): one row for a unit to refine and score
 RowOrder = tuple[dict[str, Any], str, dict[str, Any]]
 
-# A tuning unit scores parameter points on predictions it is handed: one CPU.
-TUNE_RESOURCES = Resources(num_cpus=1.0)
+# A tuning unit scores parameter points on predictions it is handed: one CPU. Tuning and
+# refinement units reserve no memory: the prediction actors already hold the models' memory
+# reservations, and on a small machine a reservation here could wait for them forever (the
+# actors live until their model's work, which includes this unit, is done).
+TUNE_RESOURCES = Resources(num_cpus=1.0, memory_gb=0.0)
 
 
 def refine_resources(pp_cls: type) -> Resources:
-    """A refinement's resources on the CPU: a CRF or graph cut never holds a GPU."""
-    return replace(pp_cls.resources, num_gpus=0.0)
+    """A refinement's CPUs: a CRF or graph cut never holds a GPU, nor reserves memory (see TUNE_RESOURCES)."""
+    return replace(pp_cls.resources, num_gpus=0.0, memory_gb=0.0)
 
 
 @dataclass

@@ -198,7 +198,12 @@ def test_gpu_planning():
     from liverbench.scheduler import refine_resources
 
     gpu_pp = type("GpuPP", (KeyPP,), {"resources": Resources(num_cpus=2, num_gpus=1)})
-    assert refine_resources(gpu_pp) == Resources(num_cpus=2, num_gpus=0)
+    assert refine_resources(gpu_pp) == Resources(num_cpus=2, num_gpus=0, memory_gb=0)
+    # nor do refinement and tuning units reserve memory: with the prediction actors' reservations
+    # they could wait forever for actors that live until the units are done (a demo run hung so)
+    from liverbench.scheduler import TUNE_RESOURCES
+
+    assert "memory" not in TUNE_RESOURCES.as_ray_options() and "memory" not in refine_resources(gpu_pp).as_ray_options()
 
 
 def test_trainable_method_needs_training_cases():
