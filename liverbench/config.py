@@ -157,8 +157,8 @@ class RunConfig:
         return {"name": self.name, "runs_dir": self.runs_dir, "dataset": asdict(self.dataset),
                 "train_dataset": asdict(self.train_dataset) if self.train_dataset else None,
                 "split": self.split.as_dict(),
-                "methods": [{k: v for k, v in asdict(m).items() if k != "cases" or v is not None}
-                            | ({"cases": list(m.cases)} if m.cases is not None else {}) for m in self.methods],
+                "methods": [{"name": m.name, "params": m.params,
+                             **({"cases": list(m.cases)} if m.cases is not None else {})} for m in self.methods],
                 "postprocessors": [asdict(pp) for pp in self.postprocessors],
                 "execution": ex, "metrics": self.metrics.as_dict(),
                 "plugins": {"allow": _listed(self.plugins_allow)}}
