@@ -43,7 +43,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 _TOP_LEVEL = {"name", "runs_dir", "dataset", "train_dataset", "split", "methods", "postprocessors",
               "execution", "metrics", "plugins"}
-_METHOD_KEYS = {"name", "params", "cases"}
+_METHOD_KEYS = {"name", "params", "cases", "postprocessors"}
 _PP_KEYS = {"name", "params", "tune", "metric"}
 _SPLIT_KINDS = ("fixed", "kfold", "loo", "none")
 # Keys that once sat in [execution] and now belong to a backend's own table.
@@ -78,6 +78,7 @@ class MethodEntry:
     name: str
     params: dict[str, Any]
     cases: tuple[str, ...] | None = None  # score on these test cases only
+    postprocessors: tuple[str, ...] | None = None  # refine with these [[postprocessors]] only
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ class RunConfig:
                 "train_dataset": asdict(self.train_dataset) if self.train_dataset else None,
                 "split": self.split.as_dict(),
                 "methods": [{"name": m.name, "params": m.params,
-                             **({"cases": list(m.cases)} if m.cases is not None else {})} for m in self.methods],
+                             **{k: list(v) for k in ("cases", "postprocessors") if (v := getattr(m, k)) is not None}}
+                            for m in self.methods],
                 "postprocessors": [asdict(pp) for pp in self.postprocessors],
                 "execution": ex, "metrics": self.metrics.as_dict(),
                 "plugins": {"allow": _listed(self.plugins_allow)}}
@@ -262,6 +264,12 @@ def parse(raw: dict[str, Any], *, source: str = "<config>", check_names: bool = 
         for i, pp in enumerate(cfg.postprocessors):
             if pp.tune:
                 raise ConfigError(f"postprocessors[{i}].tune: tuning needs training cases, but split.kind = 'none'")
+    listed = {pp.name for pp in cfg.postprocessors}
+    for i, m in enumerate(cfg.methods):
+        unknown = sorted(set(m.postprocessors or ()) - listed)
+        if unknown:
+            raise ConfigError(f"methods[{i}].postprocessors: {unknown} are not in [[postprocessors]] "
+                              f"(listed: {sorted(listed)})")
     if check_names:
         from liverbench.workspec import resolve
 
@@ -388,13 +396,16 @@ def _methods(value: Any) -> tuple[MethodEntry, ...]:
     for i, m in enumerate(value):
         key = f"methods[{i}]"
         m, entry = _named_entry(m, _METHOD_KEYS, key)
-        # `cases` only narrows the rows; the same method twice would give the same fit and rows.
+        # `cases` and `postprocessors` only narrow the rows (score on these test cases, e.g. masks
+        # that exist for some; refine with these [[postprocessors]], checked against that list in
+        # `parse`): the same method twice would give the same fit.
         _check_listed_once(entry, seen, key, "method")
-        if "cases" in m:  # score this method on these test cases only (e.g. masks that exist for some)
-            cases = m["cases"]
-            if not isinstance(cases, list) or not cases or not all(isinstance(c, str) for c in cases):
-                raise ConfigError(f"{key}.cases: expected a non-empty list of case ids (strings)")
-            entry["cases"] = tuple(cases)
+        for field_name, what in (("cases", "case ids"), ("postprocessors", "post-processor names")):
+            if field_name in m:
+                names = m[field_name]
+                if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                    raise ConfigError(f"{key}.{field_name}: expected a non-empty list of {what} (strings)")
+                entry[field_name] = tuple(names)
         out.append(MethodEntry(**entry))
     return tuple(out)
 

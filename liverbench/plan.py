@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from liverbench.config import THRESHOLD
 from liverbench.errors import ConfigError
 from liverbench.hashing import canonical_json, content_hash
 from liverbench.plugin import Resources
@@ -38,6 +39,11 @@ class FitJob:
     device: str  # "cuda" or "cpu"
     # [dataset] cases trained on besides `train` (a loo/kfold split with a [train_dataset])
     train_from_dataset: tuple[str, ...] = ()
+
+    def training_cases(self) -> list[tuple[str, str]]:
+        """(source, case id) of every case the model trains on, so tuning uses the same set."""
+        return ([(self.train_source, cid) for cid in self.train]
+                + [("dataset", cid) for cid in self.train_from_dataset])
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,13 @@ def build_plan(cfg, spec, folds: list[dict[str, Any]], dataset_fp: str, train_fp
                     if m.cases is not None and case_id not in m.cases:
                         continue
                     for pp, pp_params, pp_cls in pps:
+                        # plain thresholding stays: every refinement is compared against it
+                        if m.postprocessors is not None and pp.name not in m.postprocessors and pp.name != THRESHOLD:
+                            continue
                         pp_spec = {"tune": True, "metric": pp.metric} if pp.tune else pp_params
+                        if pp.tune and fold.get("train_from_dataset"):
+                            # tuning once left these training cases out: new keys, so such rows are redone
+                            pp_spec = {**pp_spec, "tuned_on_dataset": list(fold["train_from_dataset"])}
                         row_key = content_hash({
                             "fit_key": fit_key, "case": case_id, "dataset": dataset_fp,
                             "pp": pp.name, "pp_version": str(pp_cls.version), "pp_params": pp_spec,

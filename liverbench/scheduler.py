@@ -53,6 +53,11 @@ class _CaseUnit:
     open_futures: int
 
 
+def tuning_cases(job: FitJob) -> list[str]:
+    """The cases a model is tuned on, as the store records them ("source:case_id"): all it trained on."""
+    return [f"{source}:{cid}" for source, cid in job.training_cases()]
+
+
 class Scheduler:
     """Computes `todo` (rows of `plan`) on `backend`, recording each row in `store` as it comes."""
 
@@ -145,7 +150,7 @@ class Scheduler:
         """The model exists: tune what needs tuning, else queue its cases."""
         self.sessions[job.fit_key] = self.backend.open_session(job, self.files[job.fit_key])
         needed = {(r.postprocessor, r.tune_metric): True for r in self.rows_by_fit[job.fit_key]
-                  if r.tune and self.store.tuned_params(job.fit_key, r.postprocessor, r.tune_metric) is None}
+                  if r.tune and self._tuned_params(job, r.postprocessor, r.tune_metric) is None}
         if not needed:
             self._queue_cases(job)
             return
@@ -153,7 +158,7 @@ class Scheduler:
             # Predict the training cases in the model's session, then tune on those predictions
             # in a unit of its own (as Dou et al. chose their CRF's parameters on training data).
             session = self.sessions[job.fit_key]
-            predictions = [session.predict(cid, job.train_source) for cid in job.train]
+            predictions = [session.predict(cid, source) for source, cid in job.training_cases()]
             future = self.backend.submit(units.tune, pp_name, metric, *predictions, resources=TUNE_RESOURCES)
             self._expect(future, partial(self._tuned, job, pp_name, metric))
             self.open_units[job.fit_key] += 1
@@ -161,7 +166,7 @@ class Scheduler:
     def _tuned(self, job: FitJob, pp_name: str, metric: str, future: Future) -> None:
         result: units.TuneResult = future.value if not future.error else units.TuneResult(ok=False, error=future.error)
         if result.ok:
-            self.store.save_tuned(job.fit_key, pp_name, metric, result.params)
+            self.store.save_tuned(job.fit_key, pp_name, metric, result.params, cases=tuning_cases(job))
             self.progress.message(f"tuned {pp_name} for {job.method} fold {job.fold}: {result.params}")
         else:
             self.tune_errors[(job.fit_key, pp_name, metric)] = result.error
@@ -169,6 +174,9 @@ class Scheduler:
         self.open_units[job.fit_key] -= 1
         if self.open_units[job.fit_key] == 0:  # every tuning of this model is done
             self._queue_cases(job)
+
+    def _tuned_params(self, job: FitJob, pp_name: str, metric: str) -> dict[str, Any] | None:
+        return self.store.tuned_params(job.fit_key, pp_name, metric, cases=tuning_cases(job))
 
     # --- cases -------------------------------------------------------------------------------
     def _queue_cases(self, job: FitJob) -> None:
@@ -182,7 +190,7 @@ class Scheduler:
     def _submit_case(self, job: FitJob, case_id: str, rows: list[RowJob]) -> None:
         orders: list[RowOrder] = []
         for r in rows:
-            params = r.pp_params if not r.tune else self.store.tuned_params(job.fit_key, r.postprocessor, r.tune_metric)
+            params = r.pp_params if not r.tune else self._tuned_params(job, r.postprocessor, r.tune_metric)
             if params is None:  # tuning of this refinement failed
                 self._fail_rows(job, [r], self.tune_errors.get((job.fit_key, r.postprocessor, r.tune_metric),
                                                                f"tuning {r.postprocessor} failed"))

@@ -354,13 +354,23 @@ class ResultStore:
     def _tuned_path(self, fit_key: str, pp_name: str, metric: str) -> Path:
         return self.run_dir / "tuning" / fit_key / f"{pp_name}-{metric}.json"
 
-    def tuned_params(self, fit_key: str, pp_name: str, metric: str) -> dict[str, Any] | None:
+    def tuned_params(self, fit_key: str, pp_name: str, metric: str,
+                     cases: list[str] | None = None) -> dict[str, Any] | None:
+        """The stored tuning result; with `cases`, only if it was tuned on exactly those."""
         path = self._tuned_path(fit_key, pp_name, metric)
-        return json.loads(path.read_text(encoding="utf-8"))["params"] if path.is_file() else None
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if cases is not None and record.get("cases") != list(cases):
+            return None  # tuned on other cases (or before the file said which): tune again
+        return record["params"]
 
-    def save_tuned(self, fit_key: str, pp_name: str, metric: str, params: dict[str, Any]) -> None:
-        atomic_write_text(self._tuned_path(fit_key, pp_name, metric),
-                          json.dumps({"postprocessor": pp_name, "metric": metric, "params": params}, indent=2))
+    def save_tuned(self, fit_key: str, pp_name: str, metric: str, params: dict[str, Any],
+                   cases: list[str] | None = None) -> None:
+        record = {"postprocessor": pp_name, "metric": metric, "params": params}
+        if cases is not None:
+            record["cases"] = list(cases)
+        atomic_write_text(self._tuned_path(fit_key, pp_name, metric), json.dumps(record, indent=2))
 
     # --- predictions -----------------------------------------------------------------------
     def prediction_path(self, row_key: str) -> Path:

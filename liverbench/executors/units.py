@@ -134,12 +134,11 @@ def run_fit(spec: WorkSpec, job: FitJob) -> FitResult:
             ctx = Context(device=job.device, seed=job.seed, workdir=work, stopwatch=Stopwatch())
             curves: list[dict[str, Any]] = []
             if job.trainable:
-                ds = open_dataset(spec, job.train_source)
-                train = [_load_case(ds, cid, need_mask=True) for cid in job.train]
-                val = [_load_case(ds, cid, need_mask=True) for cid in job.val]
-                if job.train_from_dataset:  # a loo/kfold fold with a [train_dataset]: scored-dataset cases too
-                    scored = open_dataset(spec, "dataset")
-                    train += [_load_case(scored, cid, need_mask=True) for cid in job.train_from_dataset]
+                # a loo/kfold fold with a [train_dataset] trains on scored-dataset cases too
+                sources = {job.train_source} | {source for source, _ in job.training_cases()}
+                datasets = {source: open_dataset(spec, source) for source in sources}
+                train = [_load_case(datasets[source], cid, need_mask=True) for source, cid in job.training_cases()]
+                val = [_load_case(datasets[job.train_source], cid, need_mask=True) for cid in job.val]
                 _reset_gpu_peak(device)
                 model.fit(train, val, ctx)
                 curves = [dict(c) for c in model.learning_curves()]

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from liverbench import runner
+from liverbench import registry, runner
 from liverbench.store import ResultStore
-from test_engine_plugins import config, register_all
+from test_engine_plugins import EngClose, config, register_all
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +38,38 @@ def test_loo_with_train_dataset_trains_on_both_datasets(tmp_path):
                                   train_dataset={"name": "eng-phantoms", "params": {"n_cases": 3, "seed": 10}},
                                   split={"kind": "fixed", "val_fraction": 0.0}))
     assert not {f.fit_key for f in plain.fits} & set(fit_keys)
+
+
+class SeenClose(EngClose):
+    """eng-close that notes every case it refines (the local backend runs units in this process)."""
+
+    name = "eng-close-seen"
+    seen: list[str] = []
+
+    def __call__(self, image, pred, ctx):
+        SeenClose.seen.append(ctx.case_id)
+        return super().__call__(image, pred, ctx)
+
+
+def test_tuning_uses_every_training_case_of_both_datasets(tmp_path):
+    """A tuned refinement is tuned on all the model trained on, the scored-dataset cases too."""
+    registry.register("postprocessor", SeenClose.name, SeenClose, replace=True)
+    SeenClose.seen.clear()
+    cfg = config(tmp_path, train_dataset={"name": "eng-phantoms", "params": {"n_cases": 3, "seed": 10}},
+                 split={"kind": "loo", "test": ["eng-001"], "val_fraction": 0.0},
+                 pps=[{"name": SeenClose.name, "tune": True}])
+    out = runner.run(cfg, quiet=True)
+    assert out.exit_code == 0
+    # 2 grid points x 6 training cases (eng-000..002 of the phantoms; eng-000, 002, 003 of the
+    # scored dataset), then the one scored case
+    assert len(SeenClose.seen) == 2 * 6 + 1 and "eng-003" in SeenClose.seen[:-1]
+    assert SeenClose.seen[-1] == "eng-001"
+    (fit_key,) = ResultStore(out.run_dir).rows()["fit_key"].unique()
+    record = json.loads((out.run_dir / "tuning" / fit_key / f"{SeenClose.name}-score.json").read_text(encoding="utf-8"))
+    assert record["cases"] == ["train_dataset:eng-000", "train_dataset:eng-001", "train_dataset:eng-002",
+                               "dataset:eng-000", "dataset:eng-002", "dataset:eng-003"]
+    # a tuning stored without the cases it used (as tuning did before it took them all) is redone
+    store = ResultStore(out.run_dir)
+    store.save_tuned(fit_key, SeenClose.name, "score", record["params"])
+    assert store.tuned_params(fit_key, SeenClose.name, "score", cases=record["cases"]) is None
+    assert store.tuned_params(fit_key, SeenClose.name, "score") == record["params"]

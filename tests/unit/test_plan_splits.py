@@ -180,6 +180,23 @@ def test_method_cases_restrict_its_rows_and_unknown_ids_fail():
         make_cfg(methods=[{"name": "key-seg", "cases": [IDS[0]]}, {"name": "key-seg", "cases": [IDS[1]]}])
 
 
+def test_method_postprocessors_narrow_its_refinements_but_keep_threshold():
+    base = plan_for(make_cfg())
+    only = plan_for(make_cfg(methods=[{"name": "key-seg", "params": {"a": 1}, "postprocessors": ["threshold"]}]))
+    assert {r.postprocessor for r in base.rows} == {"threshold", "key-pp"}
+    assert {r.postprocessor for r in only.rows} == {"threshold"} and len(only.rows) == 4
+    assert {r.row_key for r in only.rows} <= {r.row_key for r in base.rows}  # same keys, fewer rows
+    # naming only a refinement still keeps plain thresholding, the reference every refinement is compared to
+    kept = plan_for(make_cfg(methods=[{"name": "key-seg", "params": {"a": 1}, "postprocessors": ["key-pp"]}]))
+    assert len(kept.rows) == len(base.rows)
+    with pytest.raises(ConfigError, match=r"methods\[0\]\.postprocessors: \['densecrf'\] are not in"):
+        make_cfg(methods=[{"name": "key-seg", "postprocessors": ["densecrf"]}])
+    with pytest.raises(ConfigError, match=r"methods\[0\]\.postprocessors: expected"):
+        make_cfg(methods=[{"name": "key-seg", "postprocessors": "threshold"}])
+    cfg = make_cfg(methods=[{"name": "key-seg", "postprocessors": ["key-pp"]}])
+    assert cfg.to_dict()["methods"][0]["postprocessors"] == ["key-pp"]
+
+
 def test_seeds_multiply_fits():
     p = plan_for(make_cfg(execution={"seeds": [0, 1, 2]}))
     assert len(p.fits) == 6 and len({f.fit_key for f in p.fits}) == 6
