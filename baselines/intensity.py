@@ -21,8 +21,8 @@ deliberately simple and fast:
    blood), a per-slice closing that takes in hypodense lesions reaching the border, and hole
    filling (tumours and vessels are liver, as in SLiver07); the fat that hole filling took in
    (the fissures' and the hilum's, which SLiver07 leaves out) is taken out again.
-   The same with a finer opening finds the liver's thin parts (the left lateral lobe, a lobe behind
-   a fissure); of what it adds, the pieces that touch the liver and lie near its top are kept.
+   The same with a finer opening finds the left lobe's thin parts (behind a fissure, across the
+   midline); of what it adds, the large pieces along the liver where the left lobe lies are kept.
 7. Soft map: a logistic of the signed distance to the mask boundary (mm), so P >= 0.5 is exactly
    the segmentation and refinements get an uncertain band around the border.
 8. Border on the native grid: within 4 mm of the coarse border each voxel is decided again from
@@ -67,11 +67,12 @@ DEFAULTS: dict[str, Any] = {
     "border_band_mm": 4.0,  # final border decided on the native grid within this distance (0 = off)
     # v5: fat enclosed by the liver (fissures, hilum) is not liver; cysts (0-20 HU) stay.
     "fat_max_hu": -10.0,  # after hole filling, voxels below this are taken out (-1000 = off)
-    # v5: thin parts (the left lateral lobe) from a finer opening, kept near the liver's top.
+    # v5: thin parts of the left lobe from a finer opening, kept where the left lobe lies.
     "lobe_opening_mm": 8.0,  # 0 = off
     "lobe_contact": 0.25,  # share of a piece's surface that must touch the liver
     "lobe_depth_mm": 60.0,  # a piece's centre at most this far below the liver's top
     "lobe_min_ml": 10.0,  # smaller pieces are where the two extractions' borders differ
+    "lobe_right": 0.4,  # a piece's centre at least this share of the body's width from its right side
 }
 
 
@@ -80,7 +81,7 @@ class IntensityBaseline(Segmenter):
 
     name = "intensity"
     # 4: the key holds every parameter (defaults filled in, issue 18); results are those of 3.
-    # 5: fat that hole filling enclosed is taken out again (fat_max_hu); thin parts of the liver
+    # 5: fat that hole filling enclosed is taken out again (fat_max_hu); thin parts of the left lobe
     # from a finer opening (lobe_*)
     version = "5"
     trainable = False
@@ -97,6 +98,7 @@ class IntensityBaseline(Segmenter):
         "lesion_min_hu": Param(float), "border_band_mm": Param(float, ge=0), "fat_max_hu": Param(float),
         "lobe_opening_mm": Param(float, ge=0), "lobe_contact": Param(float, ge=0, le=1),
         "lobe_depth_mm": Param(float, ge=0), "lobe_min_ml": Param(float, ge=0),
+        "lobe_right": Param(float, ge=0, le=1),
     }
     defaults = DEFAULTS
 
@@ -373,7 +375,7 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     liver = extract_liver(scene, cfg["opening_mm"], cfg)
     if cfg["lobe_opening_mm"] > 0 and liver.any():
         finer = extract_liver(scene, cfg["lobe_opening_mm"], cfg)
-        liver = fill_and_trim(liver | thin_parts(liver, finer, spacing, cfg), scene, cfg)
+        liver = fill_and_trim(liver | thin_parts(liver, finer, body, spacing, cfg), scene, cfg)
     if debug is not None:
         debug.update(body=body, lungs=lungs, seed=seed, window=window, candidates=candidates, liver=liver)
     return liver
@@ -427,21 +429,24 @@ def fill_and_trim(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
     return largest_component(liver & (scene.smooth >= cfg["fat_max_hu"]))
 
 
-def thin_parts(liver: np.ndarray, finer: np.ndarray, spacing, cfg) -> np.ndarray:
-    """The parts of the liver too thin for the opening, found by a finer one and kept by position.
+def thin_parts(liver: np.ndarray, finer: np.ndarray, body: np.ndarray, spacing, cfg) -> np.ndarray:
+    """Parts of the left lobe too thin for the opening, found by a finer one and kept by position.
 
     A finer opening keeps parts of the liver that a fissure or a narrow neck joins to the rest (on
     ircadb1_17, 35 ml of the left lobe), but also lets in neighbours the coarse one cut off. Its
-    extra pieces are kept where liver is: at least `lobe_min_ml` (smaller ones are only where the
-    two extractions' borders differ), touching the liver over `lobe_contact` of their surface, and
-    centred within `lobe_depth_mm` of the liver's top, the level of the left lobe (duodenum,
-    pancreas and bowel, which the finer opening lets in lower down, do not reach it).
+    extra pieces are kept where the left lobe is: at least `lobe_min_ml` (smaller ones are only
+    where the two extractions' borders differ), touching the liver over `lobe_contact` of their
+    surface, centred within `lobe_depth_mm` of the liver's top (duodenum, pancreas and bowel, which
+    the finer opening lets in lower down, do not reach that high), in the front half of the body
+    and no further right than `lobe_right` of its width from its right side (the crus and the
+    diaphragm behind the liver and the body wall at its right, which it lets in too, are not).
     """
     labels, n = ndi.label(finer & ~liver)
     out = np.zeros(liver.shape, dtype=bool)
     if n == 0:
         return out
     top = int(np.nonzero(liver.any(axis=(1, 2)))[0].max())
+    ys, xs = (np.nonzero(body.any(axis=axes))[0] for axes in ((0, 2), (0, 1)))
     voxel_ml = float(np.prod(spacing)) / 1000.0
     for box_index, box in enumerate(ndi.find_objects(labels), start=1):
         if box is None:
@@ -453,8 +458,10 @@ def thin_parts(liver: np.ndarray, finer: np.ndarray, spacing, cfg) -> np.ndarray
         shell = ndi.binary_dilation(piece) & ~piece
         if liver[grown][shell].mean() < cfg["lobe_contact"]:
             continue
-        z_mean = grown[0].start + float(np.nonzero(piece)[0].mean())
-        if (top - z_mean) * spacing[0] > cfg["lobe_depth_mm"]:
+        z, y, x = (b.start + idx.mean() for b, idx in zip(grown, np.nonzero(piece)))
+        if (top - z) * spacing[0] > cfg["lobe_depth_mm"]:
+            continue
+        if (y - ys[0]) > 0.5 * (ys[-1] - ys[0]) or (x - xs[0]) < cfg["lobe_right"] * (xs[-1] - xs[0]):
             continue
         out[grown] |= piece
     return out

@@ -105,20 +105,24 @@ def test_fat_enclosed_by_the_liver_is_left_out(fat_max_hu, inside):
     assert dice(seg, liver & ~fat) > 0.85
 
 
-def test_thin_parts_kept_only_near_the_top_and_along_the_liver():
-    # Coarse-grid masks, 2.5 mm voxels: a liver block, and what a finer opening adds to it.
+def test_thin_parts_kept_only_where_the_left_lobe_lies():
+    # Coarse-grid masks, 2.5 mm voxels: a body, a liver block in its front right, and what a finer
+    # opening adds to the liver (x grows to the patient's left, y to the back).
     spacing = (2.5, 2.5, 2.5)
-    liver = np.zeros((60, 40, 60), bool)
-    liver[10:50, 10:30, 5:30] = True  # top slice 49
+    body = np.ones((60, 60, 60), bool)
+    liver = np.zeros(body.shape, bool)
+    liver[10:50, 5:30, 5:30] = True  # top slice 49
     finer = liver.copy()
-    finer[38:48, 10:30, 30:34] = True  # a 10 mm thick, 12.5 ml lobe along the liver's left face, near its top: kept
-    finer[12:22, 10:30, 30:34] = True  # the same, 80 mm below the top (bowel level): dropped
-    finer[30:34, 30:40, 12:16] = True  # near the top, touching the liver by a small face (8 %): dropped
-    finer[42:48, 12:20, 3:5] = True  # near the top, along the liver, but 1.5 ml (a border difference): dropped
-    kept = intensity.thin_parts(liver, finer, spacing, {**intensity.DEFAULTS})
-    assert kept[38:48, 10:30, 30:34].all()
-    assert not kept[15, 20, 32] and not kept[32, 35, 14] and not kept[45, 15, 4] and not (kept & liver).any()
-    assert not intensity.thin_parts(liver, finer, spacing, {**intensity.DEFAULTS, "lobe_depth_mm": 5.0}).any()
+    finer[38:48, 5:25, 30:34] = True  # a 10 mm thick, 12.5 ml lobe on the liver's left face, near its top, in front: kept
+    finer[12:22, 5:25, 30:34] = True  # the same, 80 mm below the top (bowel level): dropped
+    finer[30:34, 30:40, 12:16] = True  # touching the liver by a small face (8 %): dropped
+    finer[42:48, 12:20, 3:5] = True  # along the liver, but 1.5 ml (a border difference): dropped
+    finer[30:48, 30:34, 20:30] = True  # 11 ml on the liver's back face (crus, diaphragm), behind the body's middle: dropped
+    kept = intensity.thin_parts(liver, finer, body, spacing, {**intensity.DEFAULTS})
+    assert kept[38:48, 5:25, 30:34].all()
+    assert not (kept & liver).any() and kept.sum() == 10 * 20 * 4
+    assert not intensity.thin_parts(liver, finer, body, spacing, {**intensity.DEFAULTS, "lobe_depth_mm": 5.0}).any()
+    assert not intensity.thin_parts(liver, finer, body, spacing, {**intensity.DEFAULTS, "lobe_right": 0.6}).any()
 
 
 @pytest.mark.real
