@@ -374,8 +374,9 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     scene = Scene(spacing, body, lung_margin, seed, smooth, candidates, window)
     liver = extract_liver(scene, cfg["opening_mm"], cfg)
     if cfg["lobe_opening_mm"] > 0 and liver.any():
-        finer = extract_liver(scene, cfg["lobe_opening_mm"], cfg)
-        liver = fill_and_trim(liver | thin_parts(liver, finer, body, spacing, cfg), scene, cfg)
+        parts = thin_parts(liver, extract_liver(scene, cfg["lobe_opening_mm"], cfg), body, spacing, cfg)
+        if parts.any():  # they may close new holes
+            liver = fill_and_trim(liver | parts, scene, cfg)
     if debug is not None:
         debug.update(body=body, lungs=lungs, seed=seed, window=window, candidates=candidates, liver=liver)
     return liver
