@@ -27,7 +27,7 @@ deliberately simple and fast:
    the segmentation and refinements get an uncertain band around the border.
 8. Border on the native grid: within 4 mm of the coarse border each voxel is decided again from
    its own neighbourhood's HU (the 2.5 mm grid put the border 1-2 mm inside the liver), smoothed by
-   a 3 mm majority vote.
+   a 3 mm majority vote. Not on images the coarse grid did not coarsen (all block factors 1).
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class IntensityBaseline(Segmenter):
     # 4: the key holds every parameter (defaults filled in, issue 18); results are those of 3.
     # 5: fat that hole filling enclosed is taken out again (fat_max_hu); thin parts of the left lobe
     # from a finer opening (lobe_*)
-    version = "5"
+    # 6: no border band on an image the coarse grid did not coarsen (phantoms, 3 mm scans)
+    version = "6"
     trainable = False
     fit_resources = Resources(num_cpus=1, memory_gb=1.0)
     predict_resources = Resources(num_cpus=1, memory_gb=2.0)
@@ -136,7 +137,10 @@ def segment(array: np.ndarray, spacing, cfg: dict[str, Any] | None = None, where
     mask = segment_coarse(coarse, coarse_spacing, cfg, info)
     soft = soft_map(mask, coarse_spacing, cfg["softness_mm"])
     prob = upsample_prob(soft, factors, array.shape)
-    if cfg["border_band_mm"] > 0 and mask.any():
+    # The band undoes what the block means did to the border; on a grid already as coarse as the
+    # target (factors 1: thick-slice or low-resolution scans) there is nothing to undo, and
+    # redeciding there only lets the border creep into neighbours at the liver's HU (v6).
+    if cfg["border_band_mm"] > 0 and mask.any() and max(factors) > 1:
         refine_border(prob, array, spacing, info["window"], cfg)
     return prob
 
