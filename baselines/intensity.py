@@ -345,8 +345,9 @@ def intensity_window(coarse: np.ndarray, seed: np.ndarray, cfg) -> tuple[float, 
     of the seed (within 20 HU), unless a brighter peak holds nearly as much (3/4 of that share):
     what else fills the seed under the dome (a large hypodense lesion, bowel or mesentery between
     the liver and the diaphragm, the diaphragm itself) is darker than the liver, while the brighter
-    tissues there (vessels, hyperdense lesions) never fill a sizeable share of it. (v6; on the demo's
-    phantom syn-018, half of the seed is mesentery at 49 HU and the largest peak was it.)
+    tissues there (vessels, hyperdense lesions) never fill a sizeable share of it. (v6: on the small
+    phantom 18 half of the seed is mesentery at 49 HU, on the demo's syn-040 nearly half is tissue at
+    39 HU, and the largest peak was theirs.)
     """
     values = coarse[seed]
     hist, edges = np.histogram(values, bins=np.arange(float(cfg["min_liver_hu"]), 302.0, 2.0))

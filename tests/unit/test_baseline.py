@@ -163,7 +163,7 @@ def test_no_border_band_where_the_grid_was_not_coarsened():
 
 
 def test_window_on_the_liver_when_a_darker_tissue_fills_half_the_seed():
-    # Demo phantom syn-018: half of the seed under the right lung is mesentery (49 HU), half liver
+    # Small phantom 18: half of the seed under the right lung is mesentery (49 HU), half liver
     # (contrast, ~110 HU); version 5 centred the window on the mesentery's peak (Dice 0.0007),
     # version 6 takes the brighter of two peaks that hold about as much of the seed (Dice 0.884).
     case = make_phantom(18, preset="small")
