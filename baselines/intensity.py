@@ -22,8 +22,11 @@ deliberately simple and fast:
    blood), a per-slice closing that takes in hypodense lesions reaching the border, and hole
    filling (tumours and vessels are liver, as in SLiver07); the fat that hole filling took in
    (the fissures' and the hilum's, which SLiver07 leaves out) is taken out again.
-   The same with a finer opening finds the left lobe's thin parts (behind a fissure, across the
-   midline); of what it adds, the large pieces along the liver where the left lobe lies are kept.
+   The gap between the liver's top and the right lung's base, where only the diaphragm should be,
+   is filled when it is soft tissue darker than the window (the dome's rim, lesions against the
+   diaphragm). The same with a finer opening finds the left lobe's thin parts (behind a fissure,
+   across the midline); of what it adds, the large pieces along the liver where the left lobe
+   lies are kept.
 7. Soft map: a logistic of the signed distance to the mask boundary (mm), so P >= 0.5 is exactly
    the segmentation and refinements get an uncertain band around the border.
 8. Border on the native grid: within 4 mm of the coarse border each voxel is decided again from
@@ -75,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
     "lobe_depth_mm": 60.0,  # a piece's centre at most this far below the liver's top
     "lobe_min_ml": 10.0,  # smaller pieces are where the two extractions' borders differ
     "lobe_right": 0.4,  # a piece's centre at least this share of the body's width from its right side
+    # v6: the dome's rim and lesions against the diaphragm, between the liver's top and the lung.
+    "dome_gap_mm": 30.0,  # longest gap filled (0 = off)
+    "dome_margin_mm": 10.0,  # left below the lung: the diaphragm and the lung's partial volume
 }
 
 
@@ -86,7 +92,8 @@ class IntensityBaseline(Segmenter):
     # 5: fat that hole filling enclosed is taken out again (fat_max_hu); thin parts of the left lobe
     # from a finer opening (lobe_*)
     # 6: no border band on an image the coarse grid did not coarsen (phantoms, 3 mm scans); the
-    # window's centre is the brightest of the seed histogram's large peaks, not always the largest
+    # window's centre is the brightest of the seed histogram's large peaks, not always the largest;
+    # the dome's rim between the liver's top and the right lung (dome_*)
     version = "6"
     trainable = False
     fit_resources = Resources(num_cpus=1, memory_gb=1.0)
@@ -102,7 +109,7 @@ class IntensityBaseline(Segmenter):
         "lesion_min_hu": Param(float), "border_band_mm": Param(float, ge=0), "fat_max_hu": Param(float),
         "lobe_opening_mm": Param(float, ge=0), "lobe_contact": Param(float, ge=0, le=1),
         "lobe_depth_mm": Param(float, ge=0), "lobe_min_ml": Param(float, ge=0),
-        "lobe_right": Param(float, ge=0, le=1),
+        "lobe_right": Param(float, ge=0, le=1), "dome_gap_mm": Param(float, ge=0), "dome_margin_mm": Param(float, ge=0),
     }
     defaults = DEFAULTS
 
@@ -298,6 +305,24 @@ def lung_mask(coarse: np.ndarray, body: np.ndarray, spacing, air_hu: float) -> n
     return keep[labels]
 
 
+def right_front(body: np.ndarray) -> np.ndarray:
+    """Where the liver is, as a (1, y, x) mask: right of the body's middle (small x), in front of
+    its back 30 % (the kidneys and the spine)."""
+    xs = np.nonzero(body.any(axis=(0, 1)))[0]
+    ys = np.nonzero(body.any(axis=(0, 2)))[0]
+    x_idx = np.arange(body.shape[2])[None, None, :]
+    y_idx = np.arange(body.shape[1])[None, :, None]
+    return (x_idx < 0.5 * (xs[0] + xs[-1])) & (y_idx < ys[0] + 0.7 * (ys[-1] - ys[0]))
+
+
+def inner_columns(lung: np.ndarray, spacing, inset_mm: float = 10.0) -> np.ndarray:
+    """The (y, x) columns under `lung`, `inset_mm` in from its edge, where ribs, chest-wall muscle
+    and the crus lie (all of its columns if fewer than 10 are that far in)."""
+    column = lung.any(axis=0)
+    inner = ndi.binary_erosion(column, structure=ball(inset_mm, spacing[1:]), border_value=0)
+    return inner if inner.sum() >= 10 else column
+
+
 def seed_region(coarse: np.ndarray, body: np.ndarray, lungs: np.ndarray, spacing, depth_mm,
                 fluid_max_hu: float = 30.0) -> np.ndarray:
     """Voxels that are liver in nearly every abdomen: just below the right hemidiaphragm.
@@ -305,36 +330,25 @@ def seed_region(coarse: np.ndarray, body: np.ndarray, lungs: np.ndarray, spacing
     Only tissue above `fluid_max_hu`: a pleural effusion under the lung (0-25 HU) would otherwise
     fill the seed and pull the window onto fluid.
     """
-    nz = coarse.shape[0]
-    xs = np.nonzero(body.any(axis=(0, 1)))[0]
-    ys = np.nonzero(body.any(axis=(0, 2)))[0]
-    if xs.size == 0:
+    if not body.any():
         return np.zeros_like(body)
-    x_mid = 0.5 * (xs[0] + xs[-1])
-    y_front, y_back = ys[0], ys[-1]
-    x_idx = np.arange(coarse.shape[2])[None, None, :]
-    y_idx = np.arange(coarse.shape[1])[None, :, None]
-    z_idx = np.arange(nz)[:, None, None]
-    # The liver is on the patient's right (small x) and in front of the kidneys/spine.
-    right_front = (x_idx < x_mid) & (y_idx < y_front + 0.7 * (y_back - y_front))
+    front = right_front(body)
+    z_idx = np.arange(coarse.shape[0])[:, None, None]
     soft = body & ~lungs & (coarse > fluid_max_hu) & (coarse < 300)
 
-    right_lung = lungs & right_front
+    right_lung = lungs & front
     if right_lung.sum() * np.prod(spacing) / 1000.0 > 5.0:
-        column = right_lung.any(axis=0)
-        # Stay away from the chest wall and the lung's edge, where ribs and muscle lie.
-        inner = ndi.binary_erosion(column, structure=ball(10.0, spacing[1:]), border_value=0)
-        if inner.sum() >= 10:
-            column = inner
+        column = inner_columns(right_lung, spacing)
         base = np.where(column, np.argmax(right_lung, axis=0), -1)  # lowest lung voxel per column
         d1, d2 = (int(round(d / spacing[0])) for d in depth_mm)
         seed = column[None] & (z_idx <= base[None] - d1) & (z_idx >= base[None] - d2) & soft
         if seed.sum() * np.prod(spacing) / 1000.0 > 5.0:
             return seed
     # No lungs in view (the scan starts below them): the right anterior part of the top slices.
-    top = nz - max(1, int(round(40.0 / spacing[0])))
-    lateral = x_idx < xs[0] + 0.35 * (xs[-1] - xs[0])
-    return soft & right_front & lateral & (z_idx >= top)
+    xs = np.nonzero(body.any(axis=(0, 1)))[0]
+    top = coarse.shape[0] - max(1, int(round(40.0 / spacing[0])))
+    lateral = np.arange(coarse.shape[2])[None, None, :] < xs[0] + 0.35 * (xs[-1] - xs[0])
+    return soft & front & lateral & (z_idx >= top)
 
 
 def intensity_window(coarse: np.ndarray, seed: np.ndarray, cfg) -> tuple[float, float, float, float]:
@@ -389,7 +403,7 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     smooth = ndi.median_filter(coarse, size=(1, 3, 3)) if cfg["median"] else coarse
     lung_margin = dilate_mm(lungs, 5.0, spacing)
     candidates = body & ~lung_margin & (smooth >= window[0]) & (smooth <= window[1])
-    scene = Scene(spacing, body, lung_margin, seed, smooth, candidates, window)
+    scene = Scene(spacing, body, lungs & right_front(body), lung_margin, seed, smooth, candidates, window)
     liver = extract_liver(scene, cfg["opening_mm"], cfg)
     if cfg["lobe_opening_mm"] > 0 and liver.any():
         parts = thin_parts(liver, extract_liver(scene, cfg["lobe_opening_mm"], cfg), body, spacing, cfg)
@@ -406,6 +420,7 @@ class Scene:
 
     spacing: tuple
     body: np.ndarray
+    right_lung: np.ndarray
     lung_margin: np.ndarray
     seed: np.ndarray
     smooth: np.ndarray  # the median-filtered image
@@ -436,7 +451,38 @@ def extract_liver(scene: Scene, opening_mm: float, cfg) -> np.ndarray:
     if cfg["lesion_fill_mm"] > 0:
         liver |= (border_lesions(liver, smooth, spacing, cfg["lesion_fill_mm"], cfg["lesion_min_hu"], hi)
                   & scene.body & ~scene.lung_margin)
+    if cfg["dome_gap_mm"] > 0:
+        liver |= dome_rim(liver, scene, cfg)
     return fill_and_trim(liver, scene, cfg)
+
+
+def dome_rim(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
+    """Liver at the dome that the window missed: the gap between the liver's top and the lung.
+
+    Between the dome of the liver and the base of the right lung lies only the diaphragm. Where,
+    in a column under the right lung (10 mm in from its edge), the liver stops short of the lung
+    by more than `dome_margin_mm` (the diaphragm, 3-5 mm, and the lung's partial volume on a coarse
+    slice) and by at most `dome_gap_mm`, the gap is liver the window missed -- a hypodense lesion
+    against the diaphragm or the partial-volume rim of the dome -- when all of it is soft tissue
+    (`lesion_min_hu` to the window's top) and it is darker than the window on average, which
+    leaves out the caval and hepatic-vein blood that reaches the diaphragm inside the window.
+    """
+    spacing, smooth, (lo, hi, _, _) = scene.spacing, scene.smooth, scene.window
+    if not scene.right_lung.any():
+        return np.zeros(liver.shape, dtype=bool)
+    nz = liver.shape[0]
+    base = np.argmax(scene.right_lung, axis=0)  # lowest right-lung voxel per column
+    top = nz - 1 - np.argmax(liver[::-1], axis=0)  # highest liver voxel per column
+    stop = base - int(round(cfg["dome_margin_mm"] / spacing[0]))  # first voxel of the diaphragm
+    length = stop - top - 1
+    columns = (inner_columns(scene.right_lung, spacing) & liver.any(axis=0) & (length >= 1)
+               & (length * spacing[0] <= cfg["dome_gap_mm"]))
+    z = np.arange(nz)[:, None, None]
+    gap = columns[None] & (z > top[None]) & (z < stop[None])
+    tissue = (smooth >= cfg["lesion_min_hu"]) & (smooth <= hi)
+    mean = np.where(gap, smooth, 0.0).sum(axis=0) / np.maximum(gap.sum(axis=0), 1)
+    keep = ~(gap & ~tissue).any(axis=0) & (mean < lo)
+    return gap & keep[None]
 
 
 def fill_and_trim(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
