@@ -403,7 +403,9 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     smooth = ndi.median_filter(coarse, size=(1, 3, 3)) if cfg["median"] else coarse
     lung_margin = dilate_mm(lungs, 5.0, spacing)
     candidates = body & ~lung_margin & (smooth >= window[0]) & (smooth <= window[1])
-    scene = Scene(spacing, body, lungs & right_front(body), lung_margin, seed, smooth, candidates, window)
+    right_lung = lungs & right_front(body)
+    scene = Scene(spacing, body, right_lung, inner_columns(right_lung, spacing), lung_margin, seed, smooth,
+                  candidates, window)
     liver = extract_liver(scene, cfg["opening_mm"], cfg)
     if cfg["lobe_opening_mm"] > 0 and liver.any():
         parts = thin_parts(liver, extract_liver(scene, cfg["lobe_opening_mm"], cfg), body, spacing, cfg)
@@ -421,6 +423,7 @@ class Scene:
     spacing: tuple
     body: np.ndarray
     right_lung: np.ndarray
+    lung_columns: np.ndarray  # (y, x) under the right lung, away from its edge (inner_columns)
     lung_margin: np.ndarray
     seed: np.ndarray
     smooth: np.ndarray  # the median-filtered image
@@ -475,7 +478,7 @@ def dome_rim(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
     top = nz - 1 - np.argmax(liver[::-1], axis=0)  # highest liver voxel per column
     stop = base - int(round(cfg["dome_margin_mm"] / spacing[0]))  # first voxel of the diaphragm
     length = stop - top - 1
-    columns = (inner_columns(scene.right_lung, spacing) & liver.any(axis=0) & (length >= 1)
+    columns = (scene.lung_columns & liver.any(axis=0) & (length >= 1)
                & (length * spacing[0] <= cfg["dome_gap_mm"]))
     z = np.arange(nz)[:, None, None]
     gap = columns[None] & (z > top[None]) & (z < stop[None])
