@@ -27,11 +27,16 @@ deliberately simple and fast:
    diaphragm). The same with a finer opening finds the left lobe's thin parts (behind a fissure,
    across the midline); of what it adds, the large pieces along the liver where the left lobe
    lies are kept.
+   The inferior vena cava, which the liver wraps and which is as bright as the liver after
+   contrast, is followed up from below the liver: a run of vein-sized round sections in front of
+   the spine and right of its middle, stacked slice on slice, that runs into the liver; its disk
+   is taken out of the liver up to 3 cm below the liver's top (SLiver07 leaves the cava out).
 7. Soft map: a logistic of the signed distance to the mask boundary (mm), so P >= 0.5 is exactly
    the segmentation and refinements get an uncertain band around the border.
 8. Border on the native grid: within 4 mm of the coarse border each voxel is decided again from
    its own neighbourhood's HU (the 2.5 mm grid put the border 1-2 mm inside the liver), smoothed by
-   a 3 mm majority vote. Not on images the coarse grid did not coarsen (all block factors 1).
+   a 3 mm majority vote, never into the vena cava. Not on images the coarse grid did not coarsen
+   (all block factors 1).
 """
 
 from __future__ import annotations
@@ -81,6 +86,9 @@ DEFAULTS: dict[str, Any] = {
     # v6: the dome's rim and lesions against the diaphragm, between the liver's top and the lung.
     "dome_gap_mm": 30.0,  # longest gap filled (0 = off)
     "dome_margin_mm": 10.0,  # left below the lung: the diaphragm and the lung's partial volume
+    # v7: the inferior vena cava, followed up from below the liver and taken out of it.
+    "cava_min_mm": 20.0,  # shortest run of round sections below the liver taken for the cava (0 = off)
+    "cava_top_mm": 30.0,  # not followed into this much of the liver's top, where the cava bends forward
 }
 
 
@@ -94,7 +102,8 @@ class IntensityBaseline(Segmenter):
     # 6: no border band on an image the coarse grid did not coarsen (phantoms, 3 mm scans); the
     # window's centre is the brightest of the seed histogram's large peaks, not always the largest;
     # the dome's rim between the liver's top and the right lung (dome_*)
-    version = "6"
+    # 7: the inferior vena cava taken out (cava_*)
+    version = "7"
     trainable = False
     fit_resources = Resources(num_cpus=1, memory_gb=1.0)
     predict_resources = Resources(num_cpus=1, memory_gb=2.0)
@@ -110,6 +119,7 @@ class IntensityBaseline(Segmenter):
         "lobe_opening_mm": Param(float, ge=0), "lobe_contact": Param(float, ge=0, le=1),
         "lobe_depth_mm": Param(float, ge=0), "lobe_min_ml": Param(float, ge=0),
         "lobe_right": Param(float, ge=0, le=1), "dome_gap_mm": Param(float, ge=0), "dome_margin_mm": Param(float, ge=0),
+        "cava_min_mm": Param(float, ge=0), "cava_top_mm": Param(float, ge=0),
     }
     defaults = DEFAULTS
 
@@ -151,17 +161,21 @@ def segment(array: np.ndarray, spacing, cfg: dict[str, Any] | None = None, where
     # target (factors 1: thick-slice or low-resolution scans) there is nothing to undo, and
     # redeciding there only lets the border creep into neighbours at the liver's HU (v6).
     if cfg["border_band_mm"] > 0 and mask.any() and max(factors) > 1:
-        refine_border(prob, array, spacing, info["window"], cfg)
+        cava = info["cava"]
+        for axis, f in enumerate(factors):  # coarse block i covers fine voxels [i*f, (i+1)*f)
+            cava = cava.repeat(f, axis=axis)
+        refine_border(prob, array, spacing, info["window"], cfg, cava[tuple(slice(0, n) for n in array.shape)])
     return prob
 
 
-def refine_border(prob: np.ndarray, array: np.ndarray, spacing, window, cfg) -> None:
+def refine_border(prob: np.ndarray, array: np.ndarray, spacing, window, cfg, keep_out: np.ndarray) -> None:
     """Decide the border on the native grid, in place: the coarse grid puts it 1-2 mm too far in.
 
     Within `border_band_mm` of the coarse border (read off the soft map, which is a logistic of
     the signed distance), a voxel is liver when its 3x3 in-plane mean is in the window widened by
     one spread below (partial volume at the border darkens the liver), and not liver when it is far
-    below. Only P crosses 0.5; the soft band around the border stays.
+    below; never in `keep_out` (the vena cava, which is in the window). Only P crosses 0.5; the
+    soft band around the border stays.
     """
     lo, hi, mode, spread = window
     t = float(np.tanh(cfg["border_band_mm"] / (2.0 * cfg["softness_mm"])))
@@ -179,7 +193,7 @@ def refine_border(prob: np.ndarray, array: np.ndarray, spacing, window, cfg) -> 
     # A majority vote over ~3 mm in-plane: single voxels of rib muscle or vessel wall flip
     # otherwise, and a speckled border costs more surface distance than it gains in volume.
     k = [1] + [max(3, int(round(3.0 / s)) | 1) for s in spacing[1:]]
-    liver = ndi.uniform_filter(liver.astype(np.float32), size=k) >= 0.5
+    liver = (ndi.uniform_filter(liver.astype(np.float32), size=k) >= 0.5) & ~keep_out[box]
     p[b & liver & (p < 0.5)] = 0.51
     p[b & ~liver & (p >= 0.5)] = 0.49
 
@@ -404,15 +418,20 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     lung_margin = dilate_mm(lungs, 5.0, spacing)
     candidates = body & ~lung_margin & (smooth >= window[0]) & (smooth <= window[1])
     right_lung = lungs & right_front(body)
-    scene = Scene(spacing, body, right_lung, inner_columns(right_lung, spacing), lung_margin, seed, smooth,
-                  candidates, window)
+    scene = Scene(spacing, coarse, body, right_lung, inner_columns(right_lung, spacing), lung_margin, seed,
+                  smooth, candidates, window)
     liver = extract_liver(scene, cfg["opening_mm"], cfg)
     if cfg["lobe_opening_mm"] > 0 and liver.any():
         parts = thin_parts(liver, extract_liver(scene, cfg["lobe_opening_mm"], cfg), body, spacing, cfg)
         if parts.any():  # they may close new holes
             liver = fill_and_trim(liver | parts, scene, cfg)
+    cava = np.zeros(liver.shape, dtype=bool)
+    if cfg["cava_min_mm"] > 0 and liver.any():
+        cava = caval_tube(liver, scene, cfg)
+        if cava.any():  # last: hole filling would put it back
+            liver = largest_component(liver & ~cava)
     if debug is not None:
-        debug.update(body=body, lungs=lungs, seed=seed, window=window, candidates=candidates, liver=liver)
+        debug.update(body=body, lungs=lungs, seed=seed, window=window, candidates=candidates, liver=liver, cava=cava)
     return liver
 
 
@@ -421,6 +440,7 @@ class Scene:
     """What every extraction of the liver from one image shares (coarse grid)."""
 
     spacing: tuple
+    coarse: np.ndarray  # the block means (the spine's thin cortex does not survive the median filter)
     body: np.ndarray
     right_lung: np.ndarray
     lung_columns: np.ndarray  # (y, x) under the right lung, away from its edge (inner_columns)
@@ -533,3 +553,123 @@ def thin_parts(liver: np.ndarray, finer: np.ndarray, body: np.ndarray, spacing, 
             continue
         out[grown] |= piece
     return out
+
+
+def caval_tube(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
+    """The inferior vena cava where the liver took it in (SLiver07 references leave it out).
+
+    Behind the liver the cava is as bright as the liver after contrast and the liver wraps it, so
+    neither the window nor the openings part them. Below the liver it runs alone: a round section
+    of blood (window low to two spreads above its top), 16-40 mm across, in front of the spine
+    and right of its middle, the same from slice to slice. A stack of such sections at least
+    `cava_min_mm` long that runs into the liver is the cava; its disk (the sections' median
+    inscribed radius, centred on their last few centres) is followed straight up. It is not
+    followed into the top `cava_top_mm` of the liver, where the cava bends forward into the
+    heart and a straight disk would cut liver. Nothing is taken where no such stack is found
+    (a scan that starts inside the liver, a cava darker than the window).
+    """
+    out = np.zeros(liver.shape, dtype=bool)
+    spacing, smooth, (lo, hi, _, spread) = scene.spacing, scene.smooth, scene.window
+    plane = spacing[1:]
+    spine = vertebral_front(scene.coarse, scene.body, plane)
+    if spine is None:
+        return out
+    blood = scene.body & (smooth >= lo) & (smooth <= hi + 2.0 * spread)
+    top = int(np.nonzero(liver.any(axis=(1, 2)))[0][-1])
+    found = cava_below_liver(liver, blood, spine, spacing, cfg["cava_min_mm"], top)
+    if found is None:
+        return out
+    entry, sections = found
+    radius = float(np.median([distance_mm(m, plane).max() for m in sections]))
+    cy, cx = section_centre(sections)
+    yy, xx = np.ogrid[:liver.shape[1], :liver.shape[2]]
+    disk = ((yy - cy) * plane[0]) ** 2 + ((xx - cx) * plane[1]) ** 2 <= radius ** 2
+    for z in range(entry, top - int(round(cfg["cava_top_mm"] / spacing[0])) + 1):
+        if not (liver[z] & disk).any():
+            break
+        out[z] = liver[z] & disk
+    return out
+
+
+def cava_below_liver(liver, blood, spine, spacing, min_mm: float, top: int):
+    """(slice where it enters the liver, its 2D sections) of the longest stack of vein sections
+    that runs into the liver in front of the spine, or None.
+
+    A section continues a stack when it overlaps the stack's last one by half of the smaller and
+    its area is 0.6-2.5 times the stack's median (smaller: the cava merging into the liver; larger
+    sections happen where a neighbour touches it for a slice). A stack that finds no section in a
+    slice runs into the liver there when its last section touches the liver and is still half
+    covered by liver or blood.
+    """
+    plane = spacing[1:]
+    stacks: list[list[np.ndarray]] = []
+    best = None
+    for z in range(top + 1):
+        sections = vein_sections(blood[z] & ~liver[z], plane)
+        taken: set[int] = set()
+        going = []
+        for stack in stacks:
+            last, typical = stack[-1], np.median([m.sum() for m in stack])
+            match = next((j for j, m in enumerate(sections) if j not in taken
+                          and (m & last).sum() >= 0.5 * min(m.sum(), last.sum())
+                          and 0.6 * typical <= m.sum() <= 2.5 * typical), None)
+            if match is not None:
+                stack.append(sections[match])
+                taken.add(match)
+                going.append(stack)
+                continue
+            length = len(stack) * spacing[0]
+            enters = (liver[z] & last).any() and ((liver[z] | blood[z]) & last).sum() >= 0.5 * last.sum()
+            if enters and length >= min_mm and in_front_of_spine(section_centre(stack), spine, plane):
+                if best is None or len(stack) > len(best[1]):
+                    best = (z, stack)
+        stacks = going + [[m] for j, m in enumerate(sections) if j not in taken]
+    return best
+
+
+def vein_sections(mask: np.ndarray, plane, min_radius_mm: float = 5.0, max_radius_mm: float = 20.0,
+                  max_elongation: float = 3.0) -> list[np.ndarray]:
+    """The 2D components of `mask` shaped like a large vein's section: an inscribed radius of
+    5-20 mm and an area at most 3 times that circle's (the cava is oval, up to about 2.5:1)."""
+    labels, n = ndi.label(mask)
+    if n == 0:
+        return []
+    inner = distance_mm(mask, plane)
+    pixel = float(np.prod(plane))
+    out = []
+    for i, box in enumerate(ndi.find_objects(labels), start=1):
+        piece = labels[box] == i
+        r = float(inner[box][piece].max())
+        if min_radius_mm <= r <= max_radius_mm and piece.sum() * pixel <= max_elongation * np.pi * r * r:
+            out.append(labels == i)
+    return out
+
+
+def section_centre(stack) -> tuple[float, float]:
+    """(y, x) of a stack's top: the median centre of its last six sections (one slice where a
+    neighbour touches the section shifts its own centre)."""
+    return tuple(np.median([np.argwhere(m).mean(axis=0) for m in stack[-6:]], axis=0))
+
+
+def vertebral_front(coarse: np.ndarray, body: np.ndarray, plane, bone_hu: float = 300.0):
+    """(y, x) of the front of the vertebral bodies and of the spine's middle (median over slices),
+    from bone in the body's back half within 25 mm of its middle (ribs are further out, the
+    aorta is below 300 HU after portal-venous contrast), or None without such bone."""
+    ys = np.nonzero(body.any(axis=(0, 2)))[0]
+    xs = np.nonzero(body.any(axis=(0, 1)))[0]
+    x_mid, half = 0.5 * (xs[0] + xs[-1]), 25.0 / plane[1]
+    strip = np.zeros(body.shape[1:], dtype=bool)
+    strip[int(0.5 * (ys[0] + ys[-1])):, max(0, int(x_mid - half)):int(x_mid + half) + 1] = True
+    bone = (coarse >= bone_hu) & body & strip[None]
+    if bone.sum() < 20:
+        return None
+    fronts = [(np.nonzero(b)[0].min(), np.median(np.nonzero(b)[1])) for b in bone if b.any()]
+    return float(np.median([f[0] for f in fronts])), float(np.median([f[1] for f in fronts]))
+
+
+def in_front_of_spine(centre, spine, plane) -> bool:
+    """Where the cava runs: its centre 5-50 mm in front of the vertebral bodies and 5-55 mm right
+    of the spine's middle (small x); the aorta lies left, the psoas and the crura beside the spine."""
+    ahead = (spine[0] - centre[0]) * plane[0]
+    right = (spine[1] - centre[1]) * plane[1]
+    return 5.0 <= ahead <= 50.0 and 5.0 <= right <= 55.0
