@@ -560,7 +560,7 @@ def caval_tube(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
 
     Behind the liver the cava is as bright as the liver after contrast and the liver wraps it, so
     neither the window nor the openings part them. Below the liver it runs alone: a round section
-    of blood (window low to two spreads above its top), 16-40 mm across, in front of the spine
+    of blood (window low to two spreads above its top), 10-40 mm across, in front of the spine
     and right of its middle, the same from slice to slice. A stack of such sections at least
     `cava_min_mm` long that runs into the liver is the cava; its disk (the sections' median
     inscribed radius, centred on their last few centres) is followed straight up. It is not
