@@ -31,12 +31,15 @@ deliberately simple and fast:
    contrast, is followed up from below the liver: a run of vein-sized round sections in front of
    the spine and right of its middle, stacked slice on slice, that runs into the liver; its disk
    is taken out of the liver up to 3 cm below the liver's top (SLiver07 leaves the cava out).
+   On native scans the back muscles are in the window too, and where the liver touches them the
+   openings cannot part the two: the muscles are the large pieces behind the vertebral bodies
+   that run up from the scan's lowest slices, below the liver, and their footprint is taken out.
 7. Soft map: a logistic of the signed distance to the mask boundary (mm), so P >= 0.5 is exactly
    the segmentation and refinements get an uncertain band around the border.
 8. Border on the native grid: within 4 mm of the coarse border each voxel is decided again from
    its own neighbourhood's HU (the 2.5 mm grid put the border 1-2 mm inside the liver), smoothed by
-   a 3 mm majority vote, never into the vena cava. Not on images the coarse grid did not coarsen
-   (all block factors 1).
+   a 3 mm majority vote, never into the vena cava or the back muscles. Not on images the coarse
+   grid did not coarsen (all block factors 1).
 """
 
 from __future__ import annotations
@@ -89,6 +92,11 @@ DEFAULTS: dict[str, Any] = {
     # v7: the inferior vena cava, followed up from below the liver and taken out of it.
     "cava_min_mm": 20.0,  # shortest run of round sections below the liver taken for the cava (0 = off)
     "cava_top_mm": 30.0,  # not followed into this much of the liver's top, where the cava bends forward
+    # v8: the back muscles (native scans), followed up from the scan's lowest slices and taken out.
+    "back_min_mm2": 1000.0,  # smallest section of a back muscle (0 = off); a lumbar erector spinae is 20-30 cm2
+    "back_depth_mm": 35.0,  # its centre at least this far behind the vertebral bodies' front (their depth is ~30 mm)
+    "back_side_mm": 60.0,  # and at most this far from the spine's middle (the kidneys lie further out)
+    "back_cover": 0.3,  # taken out of the slices where the mask covers this share of the footprint
 }
 
 
@@ -103,7 +111,8 @@ class IntensityBaseline(Segmenter):
     # window's centre is the brightest of the seed histogram's large peaks, not always the largest;
     # the dome's rim between the liver's top and the right lung (dome_*)
     # 7: the inferior vena cava taken out (cava_*)
-    version = "7"
+    # 8: the back muscles taken out on native scans (back_*)
+    version = "8"
     trainable = False
     fit_resources = Resources(num_cpus=1, memory_gb=1.0)
     predict_resources = Resources(num_cpus=1, memory_gb=2.0)
@@ -120,6 +129,8 @@ class IntensityBaseline(Segmenter):
         "lobe_depth_mm": Param(float, ge=0), "lobe_min_ml": Param(float, ge=0),
         "lobe_right": Param(float, ge=0, le=1), "dome_gap_mm": Param(float, ge=0), "dome_margin_mm": Param(float, ge=0),
         "cava_min_mm": Param(float, ge=0), "cava_top_mm": Param(float, ge=0),
+        "back_min_mm2": Param(float, ge=0), "back_depth_mm": Param(float), "back_side_mm": Param(float, gt=0),
+        "back_cover": Param(float, gt=0, le=1),
     }
     defaults = DEFAULTS
 
@@ -161,10 +172,10 @@ def segment(array: np.ndarray, spacing, cfg: dict[str, Any] | None = None, where
     # target (factors 1: thick-slice or low-resolution scans) there is nothing to undo, and
     # redeciding there only lets the border creep into neighbours at the liver's HU (v6).
     if cfg["border_band_mm"] > 0 and mask.any() and max(factors) > 1:
-        cava = info["cava"]
+        keep_out = info["cava"] | info["back"]
         for axis, f in enumerate(factors):  # coarse block i covers fine voxels [i*f, (i+1)*f)
-            cava = cava.repeat(f, axis=axis)
-        refine_border(prob, array, spacing, info["window"], cfg, cava[tuple(slice(0, n) for n in array.shape)])
+            keep_out = keep_out.repeat(f, axis=axis)
+        refine_border(prob, array, spacing, info["window"], cfg, keep_out[tuple(slice(0, n) for n in array.shape)])
     return prob
 
 
@@ -174,8 +185,8 @@ def refine_border(prob: np.ndarray, array: np.ndarray, spacing, window, cfg, kee
     Within `border_band_mm` of the coarse border (read off the soft map, which is a logistic of
     the signed distance), a voxel is liver when its 3x3 in-plane mean is in the window widened by
     one spread below (partial volume at the border darkens the liver), and not liver when it is far
-    below; never in `keep_out` (the vena cava, which is in the window). Only P crosses 0.5; the
-    soft band around the border stays.
+    below; never in `keep_out` (the vena cava and the back muscles, which are in the window). Only
+    P crosses 0.5; the soft band around the border stays.
     """
     lo, hi, mode, spread = window
     t = float(np.tanh(cfg["border_band_mm"] / (2.0 * cfg["softness_mm"])))
@@ -421,17 +432,23 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     scene = Scene(spacing, coarse, body, right_lung, inner_columns(right_lung, spacing), lung_margin, seed,
                   smooth, candidates, window)
     liver = extract_liver(scene, cfg["opening_mm"], cfg)
+    back = np.zeros(liver.shape, dtype=bool)
+    if cfg["back_min_mm2"] > 0 and liver.any():
+        back = back_muscles(liver, scene, cfg)
+        if back.any():  # first: the liver's top and the left lobe's search are read off this mask
+            liver = largest_component(liver & ~back)
     if cfg["lobe_opening_mm"] > 0 and liver.any():
         parts = thin_parts(liver, extract_liver(scene, cfg["lobe_opening_mm"], cfg), body, spacing, cfg)
         if parts.any():  # they may close new holes
-            liver = fill_and_trim(liver | parts, scene, cfg)
+            liver = largest_component(fill_and_trim(liver | parts, scene, cfg) & ~back)
     cava = np.zeros(liver.shape, dtype=bool)
     if cfg["cava_min_mm"] > 0 and liver.any():
         cava = caval_tube(liver, scene, cfg)
         if cava.any():  # last: hole filling would put it back
             liver = largest_component(liver & ~cava)
     if debug is not None:
-        debug.update(body=body, lungs=lungs, seed=seed, window=window, candidates=candidates, liver=liver, cava=cava)
+        debug.update(body=body, lungs=lungs, seed=seed, window=window, candidates=candidates, liver=liver, cava=cava,
+                     back=back)
     return liver
 
 
@@ -588,6 +605,57 @@ def caval_tube(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
         if not (liver[z] & disk).any():
             break
         out[z] = liver[z] & disk
+    return out
+
+
+def back_muscles(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
+    """The back muscles where the liver took them in (native scans: they share the liver's HU).
+
+    The erector spinae lie behind the vertebrae, one each side of the spinous process, and run
+    the scan's whole length; the liver lies in front of them and ends well above the scan's
+    bottom, but where it touches them the openings cannot part the two. In the scan's lowest
+    quarter, below the liver, the mask's 2D pieces that lie wholly behind the vertebral bodies'
+    front, are at least `back_min_mm2` large and are centred at least `back_depth_mm` behind that
+    front and at most `back_side_mm` from the spine's middle are the muscles (the kidneys lie
+    further out and further forward, the cava and the psoas further forward). Their footprint,
+    grown by one voxel, is followed up the scan and taken out of every slice where the mask
+    covers `back_cover` of it. Taken only when such pieces fill at least half of that quarter's
+    slices and the footprint then spans at least half of the scan: the muscles, not a piece of
+    liver that a scan cut at its bottom happens to leave there.
+    """
+    out = np.zeros(liver.shape, dtype=bool)
+    spacing = scene.spacing
+    spine = vertebral_front(scene.coarse, scene.body, spacing[1:])
+    if spine is None:
+        return out
+    nz = liver.shape[0]
+    behind = np.zeros(liver.shape[1:], dtype=bool)
+    behind[int(np.floor(spine[0])) + 1:] = True
+    pixel_mm2 = float(np.prod(spacing[1:]))
+    footprint = np.zeros(liver.shape[1:], dtype=bool)
+    lowest = max(1, nz // 4)
+    seen = 0
+    for z in range(lowest):
+        labels, n = ndi.label(liver[z])
+        found = False
+        for i in range(1, n + 1):
+            piece = labels == i
+            if (piece & ~behind).any() or piece.sum() * pixel_mm2 < cfg["back_min_mm2"]:
+                continue
+            cy, cx = np.argwhere(piece).mean(axis=0)
+            if ((cy - spine[0]) * spacing[1] >= cfg["back_depth_mm"]
+                    and abs(cx - spine[1]) * spacing[2] <= cfg["back_side_mm"]):
+                footprint |= piece
+                found = True
+        seen += found
+    if seen < 0.5 * lowest:
+        return out
+    footprint = ndi.binary_dilation(footprint, ndi.generate_binary_structure(2, 1)) & behind
+    for z in range(nz):
+        if (liver[z] & footprint).sum() >= cfg["back_cover"] * footprint.sum():
+            out[z] = liver[z] & footprint
+    if out.any(axis=(1, 2)).sum() < 0.5 * nz:
+        return np.zeros_like(out)
     return out
 
 
