@@ -429,7 +429,9 @@ def segment_coarse(coarse: np.ndarray, spacing, cfg, debug: dict | None = None) 
     lung_margin = dilate_mm(lungs, 5.0, spacing)
     candidates = body & ~lung_margin & (smooth >= window[0]) & (smooth <= window[1])
     right_lung = lungs & right_front(body)
-    scene = Scene(spacing, coarse, body, right_lung, inner_columns(right_lung, spacing), lung_margin, seed,
+    # The spine is read on the block means: the median filter erases the phantoms' thin cortex.
+    spine = vertebral_front(coarse, body, spacing[1:])
+    scene = Scene(spacing, spine, body, right_lung, inner_columns(right_lung, spacing), lung_margin, seed,
                   smooth, candidates, window)
     liver = extract_liver(scene, cfg["opening_mm"], cfg)
     back = np.zeros(liver.shape, dtype=bool)
@@ -457,7 +459,7 @@ class Scene:
     """What every extraction of the liver from one image shares (coarse grid)."""
 
     spacing: tuple
-    coarse: np.ndarray  # the block means (the spine's thin cortex does not survive the median filter)
+    spine: tuple | None  # vertebral_front: (y, x) of the vertebral bodies' front and the spine's middle
     body: np.ndarray
     right_lung: np.ndarray
     lung_columns: np.ndarray  # (y, x) under the right lung, away from its edge (inner_columns)
@@ -588,7 +590,7 @@ def caval_tube(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
     out = np.zeros(liver.shape, dtype=bool)
     spacing, smooth, (lo, hi, _, spread) = scene.spacing, scene.smooth, scene.window
     plane = spacing[1:]
-    spine = vertebral_front(scene.coarse, scene.body, plane)
+    spine = scene.spine
     if spine is None:
         return out
     blood = scene.body & (smooth >= lo) & (smooth <= hi + 2.0 * spread)
@@ -625,7 +627,7 @@ def back_muscles(liver: np.ndarray, scene: Scene, cfg) -> np.ndarray:
     """
     out = np.zeros(liver.shape, dtype=bool)
     spacing = scene.spacing
-    spine = vertebral_front(scene.coarse, scene.body, spacing[1:])
+    spine = scene.spine
     if spine is None:
         return out
     nz = liver.shape[0]

@@ -341,12 +341,13 @@ def _back_scene(spacing=(2.5, 2.5, 2.5), shape=(40, 100, 100)):
     coarse[:, vertebra] = 400.0
     body = coarse > -350
     empty = np.zeros(shape, dtype=bool)
-    return intensity.Scene(spacing, coarse, body, empty, empty[0], empty, empty, coarse, body, (20.0, 80.0, 50.0, 10.0))
+    spine = intensity.vertebral_front(coarse, body, spacing[1:])
+    return intensity.Scene(spacing, spine, body, empty, empty[0], empty, empty, coarse, body, (20.0, 80.0, 50.0, 10.0))
 
 
 def test_back_muscles_are_the_pieces_behind_the_spine_along_the_scan():
     scene = _back_scene()
-    shape = scene.coarse.shape
+    shape = scene.body.shape
     zz, yy, xx = np.mgrid[:shape[0], :shape[1], :shape[2]]
     # Erector spinae: 40 x 25 mm right of the spinous process, 18-28 voxels (45-70 mm) behind
     # the vertebral bodies' front, the scan's whole length.
