@@ -16,7 +16,10 @@ Every failure to read is an `InputError` whose message starts with the offending
 
 from __future__ import annotations
 
+import errno
 import gzip
+import math
+import os
 import re
 import uuid
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
+from nibabel.volumeutils import apply_read_scaling
 from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, io_orientation, ornt_transform
 
 from liverbench.errors import InputError
@@ -107,34 +111,104 @@ def _wrap_read_error(path: Path, error: Exception) -> InputError:
 
 # ----------------------------------------------------------------------------------- NIfTI
 
+# Deflate expands by at most 1032:1, so a .nii.gz of S bytes holds at most ~1032 S bytes.
+_DEFLATE_MAX_RATIO = 1032
+# Bytes read past the data's end to reach the gzip trailer (whose CRC is then checked); a
+# stream that goes on beyond this holds more than its header describes.
+_GZIP_TAIL_SLACK = 1 << 20
 
-def _nifti_class(first_bytes: bytes):
-    """Nifti1Image or Nifti2Image from the header size field (348 or 540, either byte order)."""
-    for order in ("<", ">"):
-        if int(np.frombuffer(first_bytes, dtype=f"{order}i4")[0]) == 540:
-            return nib.Nifti2Image
-    return nib.Nifti1Image
+
+def max_volume_bytes() -> int:
+    """The largest voxel data (bytes) a volume file may declare: 1 GiB by default (512 x 512 x
+    1024 float32, or 2048 slices of int16), `LIVERBENCH_MAX_VOLUME_GB` to raise it. A header
+    asking for more is refused before any memory is taken for it."""
+    text = os.environ.get("LIVERBENCH_MAX_VOLUME_GB", "").strip()
+    if not text:
+        return 1 << 30
+    try:
+        gb = float(text)
+    except ValueError:
+        gb = float("nan")
+    if not (math.isfinite(gb) and gb > 0):
+        raise InputError(f"LIVERBENCH_MAX_VOLUME_GB: {text!r} must be a positive number of GiB")
+    return int(gb * (1 << 30))
+
+
+def _check_declared_size(path: Path, shape: tuple[int, ...], nbytes: int, what: str) -> None:
+    """Refuse a header declaring a zero-length axis or more voxel data than `max_volume_bytes`."""
+    if any(n == 0 for n in shape):
+        raise InputError(f"{path}: the {what} declares a zero-length axis: shape {tuple(shape)}")
+    limit = max_volume_bytes()
+    if nbytes > limit:
+        raise InputError(f"{path}: the {what} declares shape {tuple(shape)} = {nbytes / 2**30:.1f} GiB of voxel "
+                         f"data, more than the {limit / 2**30:.1f} GiB limit (a corrupt or hostile header? "
+                         f"LIVERBENCH_MAX_VOLUME_GB raises the limit for a genuinely larger scan)")
+
+
+def _read_exactly(stream, n: int, path: Path, describe: str) -> bytearray:
+    """`n` bytes from `stream` into one buffer allocated once (no intermediate copies)."""
+    buffer = bytearray(n)
+    view, got = memoryview(buffer), 0
+    while got < n:
+        count = stream.readinto(view[got:])
+        if not count:
+            raise InputError(f"{path}: the file ends after {got} of the {n} bytes of {describe} "
+                             f"(truncated, or the header is wrong)")
+        got += count
+    return buffer
+
+
+def _nifti_header(stream, path: Path):
+    """The NIfTI-1 or -2 header (chosen by its size field, 348 or 540, either byte order)."""
+    first = stream.read(4)
+    if len(first) < 4:
+        raise InputError(f"{path}: too short for a NIfTI header ({len(first)} bytes)")
+    sizes = {int(np.frombuffer(first, dtype=f"{order}i4")[0]) for order in "<>"}
+    header_class, size = (nib.Nifti2Header, 540) if 540 in sizes else (nib.Nifti1Header, 348)
+    block = first + stream.read(size - 4)
+    if len(block) < size:
+        raise InputError(f"{path}: the file ends inside its NIfTI header ({len(block)} of {size} bytes)")
+    return header_class(block), size
 
 
 def _read_nifti(path: Path) -> Volume:
+    """Read a .nii or .nii.gz without trusting its header: the declared data size is checked
+    against the file's size and `max_volume_bytes` first, then the data is read (decompressed
+    as a stream) into one buffer of exactly that size, so a gzip bomb or a header claiming a
+    huge shape is refused in a small, fixed amount of memory."""
+    compressed = path.name.lower().endswith(".gz")
+    file_size = path.stat().st_size
     try:
-        if path.name.lower().endswith(".gz"):
-            # Decompress whole, not through nibabel's streaming reader: that one stops after
-            # the bytes it needs and never reaches the gzip trailer, so a corrupt stream
-            # would pass unnoticed; here the CRC is checked. Same speed (0.7 s for 33 MB).
-            raw = gzip.decompress(path.read_bytes())
-            image = _nifti_class(raw[:4]).from_bytes(raw)
-        else:
-            image = nib.load(str(path), mmap=False)  # a plain array: no open map on the file
-        shape = image.shape
-        if len(shape) < 3:
-            raise InputError(f"{path}: expected a 3D volume, got {len(shape)}D data of shape {shape}")
-        slope, inter = image.header.get_slope_inter()
-        if slope in (None, 1.0) and inter in (None, 0.0):
-            data = np.asarray(image.dataobj)  # keeps the stored dtype (int16 HU, uint8 mask)
-        else:
-            data = image.get_fdata(dtype=np.float32)
-        affine = image.affine
+        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as stream:
+            header, header_size = _nifti_header(stream, path)
+            shape = tuple(int(n) for n in header.get_data_shape())
+            if len(shape) < 3:
+                raise InputError(f"{path}: expected a 3D volume, got {len(shape)}D data of shape {shape}")
+            dtype = header.get_data_dtype()
+            if dtype.kind not in "iufb":
+                raise InputError(f"{path}: expected a scalar volume, got voxels of type {dtype}")
+            nbytes = math.prod(shape) * dtype.itemsize
+            _check_declared_size(path, shape, nbytes, "NIfTI header")
+            offset = max(int(header.get_data_offset()), header_size)
+            needed = offset + nbytes
+            room = file_size * _DEFLATE_MAX_RATIO if compressed else file_size
+            if needed > room:
+                held = f"can decompress to at most {room} bytes" if compressed else f"has {file_size} bytes"
+                raise InputError(f"{path}: its header declares shape {shape} of {dtype} ({needed} bytes with the "
+                                 f"header), but the file {held} (truncated, or the header is wrong)")
+            if offset > header_size:  # extensions: not used, skipped in bounded chunks
+                _read_exactly(stream, offset - header_size, path, "the header extensions")
+            buffer = _read_exactly(stream, nbytes, path, f"voxel data (shape {shape} of {dtype})")
+            if compressed and stream.read(_GZIP_TAIL_SLACK) and stream.read(1):  # reaches the CRC check
+                raise InputError(f"{path}: decompresses to more data than its header declares "
+                                 f"(shape {shape} of {dtype}); a corrupt file or a gzip bomb")
+        data = np.frombuffer(buffer, dtype=dtype).reshape(shape, order="F")
+        if not dtype.isnative:
+            data = data.astype(dtype.newbyteorder("="))
+        slope, inter = header.get_slope_inter()
+        if not (slope in (None, 1.0) and inter in (None, 0.0)):  # as nibabel's get_fdata scales
+            data = np.asarray(apply_read_scaling(data, slope, inter), dtype=np.float32)
+        affine = header.get_best_affine()
     except InputError:
         raise
     except Exception as error:  # nibabel/gzip/zlib raise many types for one cause: a bad file
@@ -184,20 +258,21 @@ def _header_fields(path: Path) -> dict[str, str]:
 
 
 def _check_metaimage_size(path: Path, data_file: Path) -> None:
-    """An uncompressed .raw must hold exactly what the header's DimSize and ElementType say:
+    """The declared size must be within `max_volume_bytes`, and an uncompressed .raw must hold exactly what the header's DimSize and ElementType say:
     fewer bytes is a truncated file, more means the header describes another volume (ITK would
     read the first bytes silently)."""
     try:
         fields = _header_fields(path)
-        if fields.get("compresseddata", "false").lower() == "true":
-            return
         dims = [int(v) for v in fields["dimsize"].split()]
         element = _MET_BYTES[fields["elementtype"].upper()]
         channels = int(fields.get("elementnumberofchannels", "1"))
         header = int(fields.get("headersize", "0"))
     except (KeyError, ValueError):
         return  # an unusual header: ITK's own reader reports what it cannot read
-    expected = int(np.prod(dims, dtype=np.int64)) * element * channels
+    expected = math.prod(dims) * element * channels
+    _check_declared_size(path, tuple(dims), expected, "MetaImage header")  # compressed data too
+    if fields.get("compresseddata", "false").lower() == "true":
+        return
     actual = data_file.stat().st_size
     if header == -1:  # the data is the file's last bytes: only a shortfall can be told apart
         if actual < expected:
@@ -219,6 +294,8 @@ def _volume_from_itk(image, where: str) -> Volume:
     size = image.GetSize()
     if dim < 3:
         raise InputError(f"{where}: expected a 3D volume, got {dim}D data of shape {size}")
+    if 0 in size:
+        raise InputError(f"{where}: the image has a zero-length axis: size {size} (x, y, z)")
     array = sitk.GetArrayFromImage(image)  # reversed index order: (..., z, y, x)
     if array.dtype == np.float64:
         array = array.astype(np.float32)
@@ -360,6 +437,22 @@ def _storable(data: np.ndarray, path: Path) -> np.ndarray:
     return data
 
 
+def _why_missing(path: Path) -> str:
+    """Why `path` cannot be opened, where `exists()` says only False: a symbolic link loop (in
+    the file's name or a folder above it), a dangling link, or no such file."""
+    loop = "a symbolic link loop (a link that leads back to itself)"
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # how Python < 3.13 reports a loop
+        return loop
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return loop
+    if path.is_symlink():
+        return f"a broken symbolic link (it points to {os.readlink(path)!r}, which does not exist)"
+    return "file not found"
+
+
 def read_volume(path: str | Path, *, series_id: str | None = None) -> Volume:
     """Read a .nii/.nii.gz/.mhd/.mha file or a DICOM series directory into a canonical Volume.
 
@@ -370,7 +463,7 @@ def read_volume(path: str | Path, *, series_id: str | None = None) -> Volume:
     path = Path(path)
     kind = volume_format(path)
     if not path.exists():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{path}: {_why_missing(path)}")
     if kind != "dicom" and path.is_dir():
         raise InputError(f"{path}: is a folder, not a volume file")
     if kind != "dicom" and path.stat().st_size == 0:
