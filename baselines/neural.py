@@ -71,18 +71,19 @@ class NeuralSegmenter(Segmenter):
     presets: ClassVar[dict[str, dict[str, Any]]]
     network_class: ClassVar[type]  # the nn.Module class: its `stride` and `probabilities`
     # Declared checks of the shared keys (the run config is checked against them); the resolved
-    # preset is checked again by _check_config (patch/tile vs. the network stride, ...).
+    # preset is checked again by _check_config (patch/tile vs. the network stride, ...). Sizes have
+    # upper bounds far above any preset, so a typo (width = 1e6) is refused before it takes memory.
     param_checks = {
-        "preset": Param(str), "width": Param(float, gt=0),
+        "preset": Param(str), "width": Param(float, gt=0, le=16),
         "spacing_mm": Param((float, list), gt=0, null=True, length=3, item=Param(float, gt=0)),
-        "hu": Param(list, length=2, item=Param(float)), "patch": Param((int, list), gt=0, length=3, item=Param(int, gt=0)),
-        "batch_size": Param(int, ge=1), "iterations": Param(int, ge=0), "optimizer": Param(str, choices=("sgd", "adam")),
+        "hu": Param(list, length=2, item=Param(float)), "patch": Param((int, list), gt=0, le=1024, length=3, item=Param(int, gt=0, le=1024)),
+        "batch_size": Param(int, ge=1, le=1024), "iterations": Param(int, ge=0, le=10**8), "optimizer": Param(str, choices=("sgd", "adam")),
         "lr": Param(float, gt=0), "momentum": Param(float, ge=0, lt=1), "weight_decay": Param(float, ge=0),
         "init": Param(str, choices=("gaussian", "xavier", "kaiming", "default")), "init_std": Param(float, gt=0),
         "fg_fraction": Param(float, ge=0, le=1), "soft_labels": Param(bool), "augment": Param(bool),
-        "checkpoint_every": Param(int, ge=1), "val_every": Param(int, ge=1), "val_patches": Param(int, ge=0),
+        "checkpoint_every": Param(int, ge=1), "val_every": Param(int, ge=1), "val_patches": Param(int, ge=0, le=10_000),
         "amp": Param(bool), "max_voxels": Param(int, ge=1),
-        "tile": Param((int, list), gt=0, length=3, item=Param(int, gt=0)), "overlap": Param(float, ge=0, lt=1),
+        "tile": Param((int, list), gt=0, le=2048, length=3, item=Param(int, gt=0, le=2048)), "overlap": Param(float, ge=0, lt=1),
         "blend": Param(str, choices=("gaussian", "uniform")), "lr_gamma": Param(float, gt=0, le=1),
         "batch_norm": Param(bool), "balance": Param(str, choices=("case", "dataset")),
         "augment_noise": Param(float, ge=0, lt=1), "augment_zoom": Param(float, ge=0, lt=1),

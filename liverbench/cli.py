@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -39,6 +40,16 @@ def _json_arg(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"preset\": \"cpu\"}'")
+    return value
+
+
+def _positive_mm(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number > 0")
     return value
 
 
@@ -80,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ref-pattern", default=None, help="file name of a reference mask in a --ref folder")
     e.add_argument("--out", metavar="FILE", help="write the per-case table (.csv or .parquet)")
     e.add_argument("--convention", default="sliver07", help="metrics convention (default sliver07)")
-    e.add_argument("--nsd-tolerance", type=float, default=1.0, metavar="MM", help="surface Dice tolerance in mm")
+    e.add_argument("--nsd-tolerance", type=_positive_mm, default=1.0, metavar="MM", help="surface Dice tolerance in mm")
     e.add_argument("--only-present", action="store_true",
                    help="score only the reference cases that have a prediction (default: a missing "
                         "prediction is a failed case, as in a leaderboard submission)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass
@@ -46,6 +47,12 @@ _TOP_LEVEL = {"name", "runs_dir", "dataset", "train_dataset", "split", "methods"
 _METHOD_KEYS = {"name", "params", "cases", "postprocessors"}
 _PP_KEYS = {"name", "params", "tune", "metric"}
 _SPLIT_KINDS = ("fixed", "kfold", "loo", "none")
+# Sizes have upper bounds far above any real cluster or run, so a typo (num_cpus = 1e9) is
+# refused before it plans or asks Ray for anything.
+_EXECUTION_BOUNDS = {"num_cpus": (1, 100_000), "num_gpus": (0, 10_000), "retries": (0, 100),
+                     "max_in_flight": (1, 100_000), "flush_every": (1, 1_000_000)}
+_MAX_SEEDS = 1000
+_MAX_FOLDS = 10_000
 # Keys that once sat in [execution] and now belong to a backend's own table.
 _MOVED = {"address": "ray", "actors_per_model": "ray", "refine_in": "ray"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -297,6 +304,8 @@ def _type(value: Any, kind: type, key: str) -> Any:
         ok, value = True, float(value)
     if not ok:
         raise ConfigError(f"{key}: expected {_TYPE_NAMES[kind]}, got {type(value).__name__} {value!r}")
+    if kind is float and not math.isfinite(value):  # nan and inf pass every comparison check below
+        raise ConfigError(f"{key}: {value} must be a finite number")
     return value
 
 
@@ -336,12 +345,16 @@ def _split(value: Any, has_train_dataset: bool) -> SplitConfig:
     out["val_fraction"] = _type(out["val_fraction"], float, "split.val_fraction")
     out["k"] = _type(out["k"], int, "split.k")
     out["seed"] = _type(out["seed"], int, "split.seed")
+    if out["seed"] < 0:  # numpy's seeding takes non-negative integers only
+        raise ConfigError(f"split.seed: {out['seed']} must be >= 0")
     if not 0.0 < out["test_fraction"] < 1.0:
         raise ConfigError(f"split.test_fraction: {out['test_fraction']} must be between 0 and 1 (exclusive)")
     if not 0.0 <= out["val_fraction"] < 1.0:
         raise ConfigError(f"split.val_fraction: {out['val_fraction']} must be in [0, 1)")
     if kind == "kfold" and out["k"] < 2:
         raise ConfigError(f"split.k: {out['k']} folds; k-fold needs k >= 2")
+    if out["k"] > _MAX_FOLDS:
+        raise ConfigError(f"split.k: {out['k']} folds; at most {_MAX_FOLDS}")
     for lst in ("train", "test"):
         if out[lst] is not None:
             ids = _type(out[lst], list, f"split.{lst}")
@@ -448,20 +461,24 @@ def _execution(value: Any) -> ExecutionConfig:
     _no_unknown(table, _DEFAULTS["execution"], "execution.")
     out = copy.deepcopy(_DEFAULTS["execution"])
     out.update(table)
-    for key, lo in (("num_cpus", 1), ("retries", 0), ("max_in_flight", 1), ("flush_every", 1)):
-        if _type(out[key], int, f"execution.{key}") < lo:
-            raise ConfigError(f"execution.{key}: {out[key]} must be >= {lo}")
-    if out["num_gpus"] is not None and _type(out["num_gpus"], int, "execution.num_gpus") < 0:
-        raise ConfigError(f"execution.num_gpus: {out['num_gpus']} must be >= 0")
+    for key, (lo, hi) in _EXECUTION_BOUNDS.items():
+        if out[key] is None and key == "num_gpus":
+            continue
+        value = _type(out[key], int, f"execution.{key}")
+        if not lo <= value <= hi:
+            raise ConfigError(f"execution.{key}: {value} must be {'>= ' + str(lo) if value < lo else '<= ' + str(hi)}")
     _type(out["allow_cpu_fallback"], bool, "execution.allow_cpu_fallback")
     _type(out["save_predictions"], bool, "execution.save_predictions")
     seeds = _type(out["seeds"], list, "execution.seeds")
     if not seeds:
         raise ConfigError("execution.seeds: needs at least one seed")
     for j, s in enumerate(seeds):
-        _type(s, int, f"execution.seeds[{j}]")
+        if _type(s, int, f"execution.seeds[{j}]") < 0:
+            raise ConfigError(f"execution.seeds[{j}]: {s} must be >= 0")
     if len(set(seeds)) != len(seeds):
         raise ConfigError("execution.seeds: lists a seed twice")
+    if len(seeds) > _MAX_SEEDS:
+        raise ConfigError(f"execution.seeds: {len(seeds)} seeds; at most {_MAX_SEEDS} (each one repeats every fit)")
     return ExecutionConfig(**{**out, "seeds": tuple(seeds), "options": options})
 
 

@@ -20,6 +20,10 @@ class UnknownNameError(LiverbenchError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class StoreError(LiverbenchError):
+    """The run folder cannot be written (disk full, read-only); rows already stored are kept."""
+
+
 class RegistryError(LiverbenchError):
     """A plugin that cannot be registered or loaded (duplicate name, bad entry point)."""
 

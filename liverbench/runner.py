@@ -75,8 +75,23 @@ def open_datasets(cfg: RunConfig, spec: WorkSpec):
     return out[0], out[1]
 
 
+def check_runs_dir(cfg: RunConfig) -> None:
+    """`runs_dir` and the run folder are folders or can be made (nothing is written here): the
+    first part of the path that exists must be a folder."""
+    path = cfg.run_dir
+    while not path.exists() and not path.is_symlink() and path != path.parent:
+        path = path.parent
+    if path.exists() and not path.is_dir():
+        what = "the run folder" if path == cfg.run_dir else f"{path}"
+        raise ConfigError(f"runs_dir: {cfg.runs_dir!r}: {what} is a file, not a folder "
+                          f"(the run would be written to {cfg.run_dir})")
+    if not path.exists():  # a dangling link or a loop
+        raise ConfigError(f"runs_dir: {cfg.runs_dir!r}: {path} is a broken symbolic link")
+
+
 def prepare(cfg: RunConfig, spec: WorkSpec | None = None, *, write: bool, available_gpus: float | None = None):
     """Datasets, splits and plan; writes config/splits when `write`."""
+    check_runs_dir(cfg)
     spec = spec or resolve(cfg)
     ds, train_ds = open_datasets(cfg, spec)
     case_ids = list(ds.case_ids())
@@ -112,11 +127,20 @@ def run(cfg: RunConfig, *, retry_failed: bool = False, quiet: bool = False,
     (RunLockedError naming its pid and host) or, with `wait`, waited for."""
     from liverbench.run_lock import RunLock
 
-    with RunLock(cfg.run_dir, wait=wait) as lock:
+    check_runs_dir(cfg)
+    lock = RunLock(cfg.run_dir, wait=wait)
+    try:
+        lock.acquire()
+    except OSError as error:  # read-only, no permission: the config's folder cannot hold a run
+        raise ConfigError(f"runs_dir: {cfg.runs_dir!r}: cannot create the run folder {cfg.run_dir}: "
+                          f"{error.strerror or error}") from error
+    try:
         if lock.took_over:
             print(f"note: {lock.path.parent}: the previous run (pid {lock.took_over.get('pid')} on "
                   f"{lock.took_over.get('host')}) ended without releasing it (killed?); resuming", file=sys.stderr)
         return _run_locked(cfg, retry_failed=retry_failed, quiet=quiet, backend=backend)
+    finally:
+        lock.release()
 
 
 def _run_locked(cfg: RunConfig, *, retry_failed: bool, quiet: bool, backend: Backend | None) -> RunOutcome:

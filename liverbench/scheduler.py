@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any, Callable
 
 from liverbench.backend import Backend, Future, ModelSession
+from liverbench.errors import StoreError
 from liverbench.executors import units
 from liverbench.plan import FitJob, Plan, RowJob
 from liverbench.plugin import Resources
@@ -96,8 +97,15 @@ class Scheduler:
                 for future in self.backend.wait(list(self.pending)):
                     self.fit_cpus.pop(future, None)
                     self.pending.pop(future)(future)
-        finally:
+        except BaseException:
+            try:
+                self.store.flush()  # what finished before the error (or Ctrl-C) is kept
+            except StoreError:
+                pass  # the folder cannot be written: the error already under way says so
+            raise
+        else:
             self.store.flush()
+        finally:
             for session in self.sessions.values():
                 session.close()
             self.sessions.clear()

@@ -24,6 +24,7 @@ are simply missing, so a resumed run computes them again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -39,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from liverbench import schema
+from liverbench.errors import StoreError
 
 _FLOAT_COLUMNS = set(schema.TIMING_COLUMNS) | {"peak_rss_mb", "peak_gpu_mb"}  # and every metric column
 _INT_COLUMNS = {"fold", "seed"}
@@ -46,19 +48,33 @@ _BOOL_COLUMNS = {"cold"}
 CURVE_COLUMNS = ("fit_key", "method", "fold", "seed", "step", "split", "loss")
 
 
+@contextlib.contextmanager
+def writing(path: Path):
+    """Turn a failed write under the run folder (disk full, read-only, ...) into a StoreError
+    naming the file: what was stored before stays, and the same command resumes from it."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise StoreError(f"{path}: cannot write: {reason}; rows already stored are kept "
+                         f"(free space or fix the folder's permissions, then run the same command again "
+                         f"to resume)") from error
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink(tmp)
+            raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -163,12 +179,14 @@ class ResultStore:
     def append(self, row: dict[str, Any]) -> None:
         """Record one finished row: journaled at once (survives a kill of this process), written
         to a Parquet part by `flush()`."""
-        if self._journal is None:
-            self.results_dir.mkdir(parents=True, exist_ok=True)
-            self._journal_path = self.results_dir / f"journal-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
-            self._journal = open(self._journal_path, "a", encoding="utf-8")
-        self._journal.write(json.dumps(row, default=_jsonable) + "\n")
-        self._journal.flush()  # into the OS: a SIGKILL of this process no longer loses it
+        with writing(self._journal_path or self.results_dir):
+            if self._journal is None:
+                self.results_dir.mkdir(parents=True, exist_ok=True)
+                self._journal_path = self.results_dir / f"journal-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
+                self._journal = open(self._journal_path, "a", encoding="utf-8")
+            # a line cut short here (disk full) is skipped by every reader; the row is not counted
+            self._journal.write(json.dumps(row, default=_jsonable) + "\n")
+            self._journal.flush()  # into the OS: a SIGKILL of this process no longer loses it
         self._buffer.append(row)
 
     @property
@@ -185,18 +203,19 @@ class ResultStore:
     def _write_part(self) -> Path:
         """The buffered rows as a new Parquet part (temp file + fsync + rename)."""
         df = rows_frame(self._buffer)
-        self.results_dir.mkdir(parents=True, exist_ok=True)
         path = self.results_dir / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=self.results_dir)
-        os.close(fd)
-        try:
-            df.to_parquet(tmp, index=False)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            _unlink(tmp)
-            raise
+        with writing(path):
+            self.results_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=self.results_dir)
+            os.close(fd)
+            try:  # a part cut short stays a .tmp- file, removed here: never read as rows
+                df.to_parquet(tmp, index=False)
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                _unlink(tmp)
+                raise
         self._buffer.clear()
         return path
 
@@ -311,6 +330,11 @@ class ResultStore:
 
     def save_fit(self, fit_key: str, files: dict[str, bytes], curves: list[dict[str, Any]], info: dict[str, Any]) -> Path:
         """Write a trained model's files, then rename the finished directory into place."""
+        with writing(self.fit_dir(fit_key)):
+            return self._save_fit(fit_key, files, curves, info)
+
+    def _save_fit(self, fit_key: str, files: dict[str, bytes], curves: list[dict[str, Any]],
+                  info: dict[str, Any]) -> Path:
         self.fits_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.fits_dir))
         try:

@@ -19,6 +19,8 @@ from liverbench.plugin import Dataset, Param
 from liverbench.volume import Case
 
 ID_PREFIX = "syn-"
+# Far more than any benchmark needs; a typo (1e10) would otherwise list ids into gigabytes.
+MAX_CASES = 100_000
 
 
 def case_seed(seed: int, index: int) -> int:
@@ -30,7 +32,7 @@ class SyntheticDataset(Dataset):
     """synthetic: n_cases phantoms (preset "tiny" | "small" | "realistic") from one seed."""
 
     name = "synthetic"
-    param_checks = {"n_cases": Param(int, ge=1), "preset": Param(str, choices=tuple(PRESETS)), "seed": Param(int, ge=0)}
+    param_checks = {"n_cases": Param(int, ge=1, le=MAX_CASES), "preset": Param(str, choices=tuple(PRESETS)), "seed": Param(int, ge=0)}
     defaults = {"n_cases": 12, "preset": "small", "seed": 0}
 
     def __init__(self, **params) -> None:

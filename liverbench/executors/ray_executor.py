@@ -107,7 +107,7 @@ class RayBackend(Backend):
     defaults = {"address": "", "actors_per_model": 0, "refine_in": "auto"}
     param_checks = {
         "address": Param(str),  # an existing cluster ("ray://host:10001", "host:6379"); empty starts one
-        "actors_per_model": Param(int, ge=0),  # prediction actors per model; 0 = as many as the CPUs allow
+        "actors_per_model": Param(int, ge=0, le=1024),  # prediction actors per model; 0 = as many as the CPUs allow
         # "auto": a CPU actor refines + scores its own rows, a GPU one hands them to CPU tasks; "tasks": always tasks
         "refine_in": Param(str, choices=("auto", "tasks")),
     }

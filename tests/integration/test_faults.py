@@ -145,6 +145,22 @@ def test_a_plugin_declares_its_checks_the_same_way():
 @pytest.mark.parametrize("override, message", [
     ('metrics.convention="7-object"', "metrics.convention: unknown border convention '7-object'"),
     ('postprocessors=[{name="graphcut", tune=true, metric="bogus"}]', "postprocessors[0].metric: unknown metric 'bogus'"),
+    # nan and inf pass every `<= 0` check: refused as not finite, with the key (issue 31)
+    ("metrics.nsd_tolerance_mm=nan", "metrics.nsd_tolerance_mm: nan must be a finite number"),
+    ("metrics.nsd_tolerance_mm=inf", "metrics.nsd_tolerance_mm: inf must be a finite number"),
+    ("metrics.refs={voe=-inf}", "metrics.refs.voe: -inf must be a finite number"),
+    ("split.test_fraction=nan", "split.test_fraction: nan must be a finite number"),
+    # sizes are bounded: a typo must not plan (or allocate) gigabytes
+    ("dataset.params.n_cases=10000000000", "dataset.params.n_cases: 10000000000 must be <= 100000"),
+    ("execution.num_cpus=1000000000", "execution.num_cpus: 1000000000 must be <= 100000"),
+    ("execution.max_in_flight=1000000000", "execution.max_in_flight: 1000000000 must be <= 100000"),
+    ("execution.retries=1000000", "execution.retries: 1000000 must be <= 100"),
+    ("split.k=100000000", "split.k: 100000000 folds; at most 10000"),
+    ('methods=[{name="dsn3d", params={width=1e6}}]', "methods[0].params.width: 1000000.0 must be <= 16"),
+    ('methods=[{name="di2in", params={patch=[32, 64, 100000]}}]', "methods[0].params.patch: item [2]: 100000 must be <= 1024"),
+    ('methods=[{name="cnn3d", params={batch_size=100000000}}]', "methods[0].params.batch_size: 100000000 must be <= 1024"),
+    ("split.seed=-1", "split.seed: -1 must be >= 0"),
+    ("execution.seeds=[0, -3]", "execution.seeds[1]: -3 must be >= 0"),
 ])
 @pytest.mark.parametrize("dry", [True, False])
 def test_settings_are_checked_before_any_work(tmp_path, capsys, override, message, dry):

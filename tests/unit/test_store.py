@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from liverbench.errors import StoreError
 from liverbench.schema import ALL_COLUMNS
 from liverbench.store import ResultStore, atomic_write_text, rows_frame
 
@@ -65,7 +66,7 @@ def test_atomic_write_leaves_old_content_on_failure(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match=r"config\.json: cannot write: disk full; rows already stored are kept"):
         atomic_write_text(path, "new")
     assert path.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # the temp file was removed
