@@ -260,6 +260,13 @@ class Segmenter(Parameterised, ABC):
         """Rows like {"step": 10, "split": "train"|"val", "loss": 0.31} recorded during fit."""
         return []
 
+    def check_inputs(self, case_ids: Sequence[str]) -> None:
+        """Checks that need the file system or the case ids, run on the driver before any work
+        (`--dry-run` too): once with no case ids while the config is checked, then with the
+        cases this method will see. E.g. that a folder parameter exists. Raise ParamError naming
+        the parameter; the run config then names its key. The constructor stays free of them
+        (it runs on workers too, and must not touch files)."""
+
     @abstractmethod
     def save(self, directory: Path) -> None:
         """Write the trained state as plain tensors / JSON (never pickled callables)."""

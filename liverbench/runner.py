@@ -89,6 +89,16 @@ def check_runs_dir(cfg: RunConfig) -> None:
         raise ConfigError(f"runs_dir: {cfg.runs_dir!r}: {path} is a broken symbolic link")
 
 
+def check_method_inputs(cfg: RunConfig, spec: WorkSpec, case_ids: list[str]) -> None:
+    """Each method's `check_inputs` on the cases it will see (a ParamError names its key)."""
+    for i, m in enumerate(cfg.methods):
+        ids = [c for c in case_ids if m.cases is None or c in m.cases]
+        try:
+            spec.segmenters[m.name](**m.params).check_inputs(ids)
+        except ParamError as exc:
+            raise ConfigError(f"methods[{i}].params.{exc.param}: {exc.problem}") from exc
+
+
 def prepare(cfg: RunConfig, spec: WorkSpec | None = None, *, write: bool, available_gpus: float | None = None):
     """Datasets, splits and plan; writes config/splits when `write`."""
     check_runs_dir(cfg)
@@ -97,6 +107,7 @@ def prepare(cfg: RunConfig, spec: WorkSpec | None = None, *, write: bool, availa
     case_ids = list(ds.case_ids())
     train_ids = list(train_ds.case_ids()) if train_ds is not None else None
     fp, train_fp = ds.fingerprint(), (train_ds.fingerprint() if train_ds is not None else None)
+    check_method_inputs(cfg, spec, case_ids)
     store = ResultStore(cfg.run_dir)
     split = cfg.split.as_dict()
     if write:

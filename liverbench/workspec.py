@@ -51,7 +51,7 @@ def resolve(cfg) -> WorkSpec:
             _check(cls, table.params, f"{key}.params", construct=False)  # opened (scanned) in prepare()
     for i, m in enumerate(cfg.methods):
         cls = spec.segmenters[m.name] = _load("segmenter", m.name, f"methods[{i}].name")
-        _check(cls, m.params, f"methods[{i}].params")
+        _check(cls, m.params, f"methods[{i}].params", inputs=True)
     for i, pp in enumerate(cfg.postprocessors):
         cls = spec.postprocessors[pp.name] = _load("postprocessor", pp.name, f"postprocessors[{i}].name")
         if not pp.tune:
@@ -74,16 +74,20 @@ def _load(kind: str, name: str, key: str) -> type:
         raise ConfigError(f"{key}: {kind} {name!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
 
 
-def _check(cls: type, params: Mapping[str, Any], key: str, construct: bool = True) -> None:
-    """The declared checks (`param_checks`), then the constructor itself. Plugins keep __init__
-    cheap (no weights are loaded there), so this costs nothing before the work."""
+def _check(cls: type, params: Mapping[str, Any], key: str, construct: bool = True, inputs: bool = False) -> None:
+    """The declared checks (`param_checks`), then the constructor itself, then (`inputs`, for a
+    segmenter) its `check_inputs` of the files it names; the case ids are checked in
+    `runner.prepare`. Plugins keep __init__ cheap (no weights are loaded there), so this costs
+    nothing before the work."""
     from liverbench.plugin import ParamError, check_params
 
     check_params(cls, params, key)
     if not construct:
         return
     try:
-        cls(**params)
+        instance = cls(**params)
+        if inputs:
+            instance.check_inputs(())
     except ParamError as exc:
         raise ConfigError(f"{key}.{exc.param}: {exc.problem}") from exc
     except Exception as exc:

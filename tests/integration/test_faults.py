@@ -435,7 +435,7 @@ def test_every_parameter_of_every_built_in_plugin_has_a_declared_check():
 
     keys = {intensity.IntensityBaseline: set(intensity.DEFAULTS), GraphCut: set(GraphCut.DEFAULTS),
             DenseCRF: set(DenseCRF.DEFAULTS), registry.get_postprocessor("threshold"): {"level"},
-            registry.get_segmenter("precomputed"): {"dir", "pattern"}}
+            registry.get_segmenter("precomputed"): {"dir", "pattern", "allow_outside_dir"}}
     for name in ("cnn3d", "dsn3d", "di2in", "di2in-adv"):
         cls = registry.get_segmenter(name)
         keys[cls] = {"preset"}.union(*(set(p) for p in cls.presets.values()))
