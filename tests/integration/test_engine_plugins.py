@@ -6,7 +6,8 @@ and the contract check that keeps them honest.
 - `eng-hu`: a trainable intensity model: fit learns the liver's HU mean/sd on the training
   cases; predict is a Gaussian likelihood of each voxel's HU, smoothed. Knobs for fault tests:
   `fail_if` (a path: predict raises while it exists), `crash_marker` (a path: the first call in
-  a run kills its own process), `sleep` (seconds per predict), `fail_fit`.
+  a run kills its own process), `hang_marker` (a path: the first call in a run writes its pid
+  there and hangs, for a test to kill it from outside), `sleep` (seconds per predict), `fail_fit`.
 - `eng-gpu`: the same, declaring one GPU for fit and predict; it records the GPU ids Ray gave it.
 - `eng-close`: hole filling of the thresholded map (3D, or per slice) (a CPU refinement);
   `log_dir` records which process refined which process's prediction.
@@ -63,8 +64,9 @@ class EngHU(Segmenter):
     predict_resources = Resources(num_cpus=1, num_gpus=0, memory_gb=0.1)
 
     def __init__(self, width: float = 1.0, fail_if: str = "", crash_marker: str = "", sleep: float = 0.0,
-                 fail_fit: bool = False) -> None:
-        super().__init__(width=width, fail_if=fail_if, crash_marker=crash_marker, sleep=sleep, fail_fit=fail_fit)
+                 fail_fit: bool = False, hang_marker: str = "") -> None:
+        super().__init__(width=width, fail_if=fail_if, crash_marker=crash_marker, sleep=sleep, fail_fit=fail_fit,
+                         hang_marker=hang_marker)
         self.mu, self.sd, self.curves, self.gpu_ids = 0.0, 1.0, [], []
 
     def fit(self, train, val, ctx):
@@ -96,6 +98,9 @@ class EngHU(Segmenter):
         if p["crash_marker"] and not os.path.exists(p["crash_marker"]):
             Path(p["crash_marker"]).write_text(str(os.getpid()), encoding="utf-8")
             os._exit(1)  # a worker dying mid-task (segfault, OOM kill)
+        if p["hang_marker"] and not os.path.exists(p["hang_marker"]):
+            Path(p["hang_marker"]).write_text(str(os.getpid()), encoding="utf-8")
+            time.sleep(120)  # mid-prediction, until the test kills this process from outside
         if p["sleep"]:
             time.sleep(p["sleep"])
         with ctx.stopwatch.stage("preprocess"):

@@ -179,3 +179,39 @@ def test_crash_beyond_retries_fails_rows_not_the_run(tmp_path, ray_session):
     assert len(df) == 4 and out.exit_code == 1
     failed = df[df["status"] == "failed"]
     assert len(failed) >= 2 and failed["error"].str.contains("worker failed after 0 retries").all()
+
+
+@pytest.mark.timeout(300)
+def test_sigkill_of_a_prediction_worker_fails_its_rows_only_and_a_rerun_completes(tmp_path, ray_session):
+    """A prediction actor killed from outside (SIGKILL, as the OOM killer does) mid-prediction:
+    the rows it held fail naming the dead worker, every row is stored, the run ends (no hang),
+    and `--retry-failed` computes just the failed rows."""
+    import signal
+    import threading
+
+    marker = tmp_path / "hanging-pid"
+    cfg = config(tmp_path, methods=[{"name": "eng-hu", "params": {"hang_marker": str(marker)}}],
+                 split=ONE_FOLD, execution={**RAY, "retries": 0})
+    outcome = {}
+    driver = threading.Thread(target=lambda: outcome.update(first=runner.run(cfg, quiet=True)), daemon=True)
+    driver.start()
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and marker.read_text().strip()):
+        assert driver.is_alive() and time.monotonic() < deadline, "the prediction never started"
+        time.sleep(0.05)
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    driver.join(timeout=180)
+    assert not driver.is_alive(), "the run hung after its worker was killed"
+    first = outcome["first"]
+    df = ResultStore(first.run_dir).rows()
+    assert len(df) == len(first.plan.rows) == 4 and first.exit_code == 1
+    failed = df[df["status"] == "failed"]
+    # the killed case and any case queued on the same actor; every row is stored either way
+    assert len(failed) >= 2 and failed["error"].str.contains("worker failed after 0 retries").all(), \
+        failed["error"].iloc[0]
+    ok_before = set(df.loc[df["status"] == "ok", "row_key"])
+
+    again = runner.run(cfg, retry_failed=True, quiet=True)
+    assert again.exit_code == 0 and again.computed == len(failed) and again.n_ok == 4, again.summary()
+    rows = ResultStore(first.run_dir).rows()
+    assert ok_before <= set(rows.loc[rows["status"] == "ok", "row_key"])
