@@ -365,7 +365,9 @@ def _read_dicom(path: Path, series_id: str | None) -> Volume:
         raise InputError(f"{path}: no DICOM series found in this directory")
     if series_id is None:
         if len(series) > 1:
-            raise InputError(f"{path}: holds {len(series)} DICOM series {series}; pass series_id= to pick one")
+            counts = ", ".join(f"{uid} ({len(reader.GetGDCMSeriesFileNames(str(path), uid))} files)" for uid in series)
+            raise InputError(f"{path}: holds {len(series)} DICOM series: {counts}; keep one series per folder "
+                             f"(or pick one with read_volume(..., series_id=...))")
         series_id = series[0]
     elif series_id not in series:
         raise InputError(f"{path}: has no DICOM series {series_id!r}; found {series}")

@@ -24,7 +24,7 @@ from liverbench.plan import Plan, build_plan
 from liverbench.plugin import ParamError
 from liverbench.progress import Progress
 from liverbench.scheduler import Scheduler
-from liverbench.splits import load_or_make, make_splits
+from liverbench.splits import load_or_make, make_splits, read_saved
 from liverbench.store import ResultStore
 from liverbench.workspec import WorkSpec, resolve
 
@@ -114,7 +114,7 @@ def prepare(cfg: RunConfig, spec: WorkSpec | None = None, *, write: bool, availa
         store.write_config(cfg.to_dict())
         folds = load_or_make(store, split, case_ids, train_ids, fp, train_fp)
     else:
-        saved = store.splits()
+        saved = read_saved(store, set_aside=False)
         folds = saved["folds"] if saved else make_splits(split, case_ids, train_ids)
     gpus = spec.backend.planning_gpus(cfg.execution) if available_gpus is None else available_gpus
     plan = build_plan(cfg, spec, folds, fp, train_fp, gpus)

@@ -121,9 +121,7 @@ class Scheduler:
         """Reuse stored fits; submit the rest (the backend runs them side by side)."""
         for key in self.rows_by_fit:
             job = self.plan.fit(key)
-            if self.store.has_fit(key):
-                self.fit_info[key] = self.store.fit_info(key)
-                self.files[key] = self.store.fit_files(key)
+            if self.store.has_fit(key) and self._reuse_fit(key):
                 self.deferred.append(job)
             elif not job.trainable:
                 # Nothing to train: building and saving the model takes milliseconds here, while
@@ -133,6 +131,20 @@ class Scheduler:
                 future = self.backend.submit(units.run_fit, job, resources=job.fit_resources)
                 self._expect(future, partial(self._fitted, job))
                 self.fit_cpus[future] = job.fit_resources.num_cpus
+
+    def _reuse_fit(self, key: str) -> bool:
+        """Read a stored fit's record and files; an unreadable record (cut short, edited) is
+        moved aside with a note, and the model is fitted again."""
+        try:
+            self.fit_info[key] = self.store.fit_info(key)
+            self.files[key] = self.store.fit_files(key)
+        except (ValueError, OSError) as exc:  # JSONDecodeError, UnicodeDecodeError
+            moved = self.store.set_aside_fit(key)
+            self.progress.message(f"note: {self.store.fit_dir(key)}/fit.json unreadable ({type(exc).__name__}: "
+                                  f"{exc}); moved to {moved}, fitting it again")
+            self.fit_info.pop(key, None)
+            return False
+        return True
 
     def _fitted(self, job: FitJob, future: Future) -> None:
         result: units.FitResult = future.value if not future.error else \

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -134,11 +136,37 @@ def split_spec(split: dict[str, Any], dataset_fp: str, train_fp: str | None) -> 
     return {"split": split, "dataset": dataset_fp, "train_dataset": train_fp}
 
 
+def read_saved(store, *, set_aside: bool) -> dict[str, Any] | None:
+    """`splits.json` of an earlier run, or None. An unreadable one (cut short, edited by hand) is
+    warned about and, with `set_aside`, moved aside: the split is then made again from its seed,
+    and since every fit's key covers its case lists, no fit or row of another split is reused."""
+    path = store.run_dir / "splits.json"
+    try:
+        saved = store.splits()
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        problem = f"{type(exc).__name__}: {exc}"
+    else:
+        if saved is None or (isinstance(saved, dict) and "spec" in saved and isinstance(saved.get("folds"), list)
+                             and all(isinstance(f, dict) and "test" in f for f in saved["folds"])):
+            return saved
+        problem = "not a saved split (no spec and folds)"
+    moved = ""
+    if set_aside:
+        from liverbench.store import writing
+
+        target = path.with_name(f"splits.json.unreadable-{time.time_ns()}")
+        with writing(target):
+            path.replace(target)
+        moved = f" moved to {target.name};"
+    warnings.warn(f"{path}: unreadable ({problem});{moved} the split is made again from its seed")
+    return None
+
+
 def load_or_make(store, split: dict[str, Any], case_ids: Sequence[str], train_case_ids: Sequence[str] | None,
                  dataset_fp: str, train_fp: str | None) -> list[dict[str, Any]]:
     """Reuse `splits.json` from an earlier run of the same config, else make and save it."""
     spec = split_spec(split, dataset_fp, train_fp)
-    saved = store.splits()
+    saved = read_saved(store, set_aside=True)
     if saved is not None:
         if saved.get("spec") != json.loads(json.dumps(spec)):
             raise ConfigError(

@@ -355,6 +355,15 @@ class ResultStore:
             raise
         return final
 
+    def set_aside_fit(self, fit_key: str) -> Path:
+        """Move a stored fit that cannot be used to fits/unreadable/ (kept for a look, never
+        read again); the next run fits it anew."""
+        target = self.fits_dir / "unreadable" / f"{fit_key}-{time.time_ns()}"
+        with writing(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.fit_dir(fit_key), target)
+        return target
+
     def fit_files(self, fit_key: str) -> dict[str, bytes]:
         """The model's own files (what `save()` wrote), as bytes, to ship to workers."""
         root = self.fit_dir(fit_key)
@@ -366,9 +375,14 @@ class ResultStore:
         for d in sorted(self.fits_dir.glob("*")):
             if d.name.startswith(".tmp-") or not (d / "fit.json").is_file():
                 continue
-            info = json.loads((d / "fit.json").read_text(encoding="utf-8"))
             path = d / "curves.json"
-            for c in json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []:
+            try:
+                info = json.loads((d / "fit.json").read_text(encoding="utf-8"))
+                curves = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+            except ValueError as exc:  # the next run sets such a fit aside and fits it again
+                warnings.warn(f"{d}: unreadable fit record skipped ({type(exc).__name__}: {exc})")
+                continue
+            for c in curves:
                 out.append({"fit_key": d.name, "method": info.get("method"), "fold": info.get("fold"),
                             "seed": info.get("seed"), "step": c.get("step"), "split": c.get("split"),
                             "loss": c.get("loss")})

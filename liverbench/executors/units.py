@@ -184,8 +184,9 @@ def _load_case(ds, case_id: str, need_mask: bool) -> Case:
 # --- predict ---------------------------------------------------------------------------------
 
 
-def load_model(cls: type, directory: Path):
-    """`cls.load(directory)`; any failure is an InputError naming the folder and its files.
+def load_model(cls: type, directory: Path, stored_in: Path | None = None):
+    """`cls.load(directory)`; any failure is an InputError naming the folder and its files
+    (`stored_in`: the folder to name instead, where `directory` is a worker's temporary copy).
     PyTorch's advice to retry with `weights_only=False` is left out on purpose: a file that
     only loads that way can run arbitrary code."""
     directory = Path(directory)
@@ -197,8 +198,12 @@ def load_model(cls: type, directory: Path):
         unpickler = [ln for ln in lines if "WeightsUnpickler error" in ln]
         reason = unpickler[0] if unpickler else next((ln for ln in lines if "weights_only" not in ln), "")
         reason = " ".join(s for s in reason.split(". ") if "weights_only" not in s)
-        raise InputError(f"{directory} ({', '.join(files) or 'empty'}): cannot load a saved {cls.name} model: "
-                         f"{type(exc).__name__}: {reason[:400]}") from None
+        remedy = ""
+        if stored_in is not None:
+            reason = reason.replace(str(directory), str(stored_in))
+            remedy = f"; delete {stored_in} and run again with --retry-failed to fit it anew"
+        raise InputError(f"{stored_in or directory} ({', '.join(files) or 'empty'}): cannot load a saved {cls.name} "
+                         f"model: {type(exc).__name__}: {reason[:400]}{remedy}") from None
 
 
 class Predictor:
@@ -219,7 +224,7 @@ class Predictor:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             seed_everything(job.seed)
-            self.model = load_model(spec.segmenters[job.method], root)
+            self.model = load_model(spec.segmenters[job.method], root, Path(spec.run_dir) / "fits" / job.fit_key)
             self.t_load = time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 -- reported on every case it would have predicted
             self.error = (f"loading {job.method} (fold {job.fold}, seed {job.seed}, saved in fits/{job.fit_key}) "

@@ -18,7 +18,7 @@ import pytest
 
 from liverbench import cli
 from liverbench.store import ResultStore
-from tests.integration.test_faults import write_config
+from test_faults import write_config
 
 
 @pytest.mark.parametrize("dry", [True, False])

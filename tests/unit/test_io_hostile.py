@@ -184,3 +184,35 @@ def test_the_streaming_reader_still_checks_the_gzip_crc(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(InputError, match=r"v\.nii\.gz: cannot read volume: BadGzipFile: CRC check failed"):
         read_volume(path)
+
+
+def test_a_dicom_folder_with_two_series_names_both_and_each_can_be_picked(tmp_path):
+    import shutil
+
+    import SimpleITK as sitk
+
+    first = Volume(np.full((3, 8, 9), 100, np.int16), (2.0, 1.0, 1.0))
+    second = Volume(np.full((4, 8, 9), -50, np.int16), (2.5, 1.0, 1.0))
+    folder = tmp_path / "study"
+    write_volume(first, folder)
+    write_volume(second, tmp_path / "other")
+    for f in (tmp_path / "other").iterdir():  # the second series' slices into the same folder
+        shutil.move(str(f), str(folder / f"b_{f.name}"))
+    uids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    assert len(uids) == 2
+    with pytest.raises(InputError) as info:
+        read_volume(folder)
+    message = str(info.value)
+    assert message.startswith(f"{folder}: holds 2 DICOM series: ") and "keep one series per folder" in message
+    assert all(uid in message for uid in uids) and "(3 files)" in message and "(4 files)" in message
+    picked = {read_volume(folder, series_id=uid).shape for uid in uids}
+    assert picked == {(3, 8, 9), (4, 8, 9)}
+    with pytest.raises(InputError, match="has no DICOM series '1.2.3'"):
+        read_volume(folder, series_id="1.2.3")
+    # through a dataset (and so through a run or eval) the same error names the folder
+    from liverbench.datasets.manifest import ManifestDataset
+
+    write_volume(first.with_array(np.ones((3, 8, 9), np.uint8)), tmp_path / "liver.nii.gz")
+    (tmp_path / "cases.csv").write_text("id,image,mask\np1,study,liver.nii.gz\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"{folder}: holds 2 DICOM series"):
+        ManifestDataset(path=str(tmp_path / "cases.csv")).load("p1")
