@@ -158,6 +158,15 @@ def _read_exactly(stream, n: int, path: Path, describe: str) -> bytearray:
     return buffer
 
 
+def _skip(stream, n: int, path: Path) -> None:
+    """Read past `n` bytes in chunks of 1 MiB (memory stays bounded whatever `n` a header says)."""
+    while n > 0:
+        chunk = stream.read(min(n, 1 << 20))
+        if not chunk:
+            raise InputError(f"{path}: the file ends inside its header extensions (truncated, or the header is wrong)")
+        n -= len(chunk)
+
+
 def _nifti_header(stream, path: Path):
     """The NIfTI-1 or -2 header (chosen by its size field, 348 or 540, either byte order)."""
     first = stream.read(4)
@@ -196,8 +205,7 @@ def _read_nifti(path: Path) -> Volume:
                 held = f"can decompress to at most {room} bytes" if compressed else f"has {file_size} bytes"
                 raise InputError(f"{path}: its header declares shape {shape} of {dtype} ({needed} bytes with the "
                                  f"header), but the file {held} (truncated, or the header is wrong)")
-            if offset > header_size:  # extensions: not used, skipped in bounded chunks
-                _read_exactly(stream, offset - header_size, path, "the header extensions")
+            _skip(stream, offset - header_size, path)  # the header extensions: not used
             buffer = _read_exactly(stream, nbytes, path, f"voxel data (shape {shape} of {dtype})")
             if compressed and stream.read(_GZIP_TAIL_SLACK) and stream.read(1):  # reaches the CRC check
                 raise InputError(f"{path}: decompresses to more data than its header declares "

@@ -216,3 +216,23 @@ def test_a_dicom_folder_with_two_series_names_both_and_each_can_be_picked(tmp_pa
     (tmp_path / "cases.csv").write_text("id,image,mask\np1,study,liver.nii.gz\n", encoding="utf-8")
     with pytest.raises(InputError, match=f"{folder}: holds 2 DICOM series"):
         ManifestDataset(path=str(tmp_path / "cases.csv")).load("p1")
+
+
+def test_a_huge_declared_extension_is_skipped_in_bounded_memory(tmp_path):
+    header = nib.Nifti1Header()
+    header.set_data_shape((4, 4, 4))
+    header.set_data_dtype(np.uint8)
+    header["vox_offset"] = 352 + 32 * MIB  # 32 MiB of "extensions", then the 64 voxels
+    path = write_bomb(tmp_path / "ext.nii.gz", header.binaryblock + bytes(4), 32)
+    with open(path, "ab") as f:
+        f.write(gzip.compress(bytes(range(64)), mtime=0))
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        array = read_volume(path).array
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sorted(array.ravel().tolist()) == list(range(64))  # the voxels after the extension
+    assert peak < 8 * MIB, f"{peak / MIB:.1f} MiB to skip 32 MiB of extensions"
