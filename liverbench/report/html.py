@@ -10,6 +10,9 @@ from pathlib import Path
 
 from liverbench.report.document import Document, Section, Table
 
+# Columns of long free text: wrapped inside the cell rather than widening the table.
+WRAPPED = ("Error", "Case ids")
+
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2937; margin: 0;
        background: #f8fafc; }
@@ -23,7 +26,8 @@ table { border-collapse: collapse; background: #fff; font-size: 13px; font-varia
 caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; }
 th, td { border-bottom: 1px solid #e5e7eb; padding: 4px 8px; text-align: right; white-space: nowrap; }
 th { background: #f1f5f9; border-bottom: 2px solid #cbd5e1; }
-td.text, th.text { text-align: left; } td.error { white-space: normal; max-width: 640px; text-align: left; }
+td.text, th.text { text-align: left; } td.wrap { white-space: normal; min-width: 240px; max-width: 640px;
+                                                 text-align: left; }
 tr.average td { font-weight: 700; border-top: 2px solid #94a3b8; }
 tbody tr:hover { background: #f8fafc; }
 p.note { color: #475569; font-size: 12.5px; margin: 4px 0 14px; max-width: 980px; }
@@ -55,7 +59,7 @@ def table(t: Table) -> str:
         css = ' class="average"' if t.bold_last_row and i == len(rows) - 1 else ""
         cells = []
         for header, value, tc in zip(headers, row, text_columns):
-            cls = "error" if header == "Error" else ("text" if tc else "num")
+            cls = "wrap" if header in WRAPPED else ("text" if tc else "num")
             cells.append(f'<td class="{cls}">{e(value)}</td>')
         out.append(f"<tr{css}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
