@@ -286,6 +286,51 @@ def test_progress_plain_lines_eta_and_quiet():
     assert slow_start.getvalue().splitlines()[-1].endswith("ETA 0:16")
 
 
+def test_progress_eta_counts_fits_and_shows_what_a_fit_reports():
+    import io
+
+    from liverbench.progress import Progress
+
+    t = [0.0]
+    stream = io.StringIO()
+    p = Progress(8, stream=stream, interval=0.0, clock=lambda: t[0])
+    p.add_fits(2)
+    t[0] = 30.0
+    p.report("dsn3d fold 0 seed 0", 100, 400, "iterations")  # a quarter in 30 s: 90 s to go
+    last = stream.getvalue().splitlines()[-1]
+    assert "fits 0/2" in last and "ETA > 1:30" in last and "| dsn3d fold 0 seed 0: 100/400 iterations" in last
+    t[0] = 120.0
+    p.fit_done("dsn3d fold 0 seed 0")  # one fit per 120 s: the other needs 120 s more
+    last = stream.getvalue().splitlines()[-1]
+    assert "fits 1/2" in last and "ETA > 2:00" in last and "iterations" not in last
+    p.update(1)
+    t[0] = 130.0
+    p.update(1)  # 10 s per row, 6 rows left: 60 s; the other fit: 130 s per fit done so far
+    assert p.eta() == pytest.approx(130.0 / 1 * 1 + 60.0)
+    t[0] = 200.0
+    p.fit_done()
+    assert p._fits_eta() == 0.0 and stream.getvalue().splitlines()[-1].startswith("[######------------------] fits 2/2")
+
+
+def test_fit_progress_reaches_the_bar_through_the_work_directory(tmp_path):
+    import io
+
+    from liverbench.fit_progress import FileReporter, Watcher, read
+    from liverbench.progress import Progress
+
+    report = FileReporter(tmp_path, every=0.0)
+    report(3, 10, "epoch 3")
+    assert read(tmp_path) == {"done": 3.0, "total": 10.0, "message": "epoch 3"}
+    stream = io.StringIO()
+    bar = Progress(4, stream=stream, interval=0.0)
+    watcher = Watcher(bar)
+    watcher.watch("cnn3d fold 0 seed 0", tmp_path)
+    watcher.watch("gone", tmp_path / "stored-already")  # the folder went with the stored model
+    watcher.poll()
+    assert "| cnn3d fold 0 seed 0: 3/10 epoch 3" in stream.getvalue()
+    assert read(tmp_path / "stored-already") is None
+
+
 def test_tune_refinement_command(tmp_path, capsys):
     pytest.importorskip("liverbench.tuning")
     out_csv = tmp_path / "grid.csv"
