@@ -233,7 +233,7 @@ def forest_plot(questions: pd.DataFrame, path: Path, label_chars: int = 60) -> P
     y = 0.0
     for kind, group in questions.groupby("kind", sort=False):
         group_titles.append((y, KIND_TITLES.get(kind, kind)))
-        y += 0.8  # room for the group's title
+        y += 1.1  # a row of its own for the group's title
         for row in group.itertuples(index=False):
             text = str(row.question)
             labels.append(text if len(text) <= label_chars else text[: label_chars - 1] + "…")
@@ -250,7 +250,7 @@ def forest_plot(questions: pd.DataFrame, path: Path, label_chars: int = 60) -> P
     ax.axvline(0.0, color="#475569", linestyle="--", linewidth=0.9)
     ax.set_yticks(ys, labels=labels, fontsize=8)
     for y0, title in group_titles:
-        ax.text(0.0, y0 + 0.3, title, transform=ax.get_yaxis_transform(), fontsize=8.5, fontweight="bold",
+        ax.text(0.0, y0 + 0.15, title, transform=ax.get_yaxis_transform(), fontsize=8.5, fontweight="bold",
                 ha="right", va="center", color="#334155", clip_on=False)
     ax.set_ylim(y - 0.2, -0.4)
     ax.set_xlabel("ΔScore, SLiver07 points (dot: mean over cases; bar: unadjusted 95 % bootstrap CI)")
