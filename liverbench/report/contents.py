@@ -90,10 +90,19 @@ def _summary(run: RunData) -> list[str]:
     return lines
 
 
+# The split settings that matter for each kind (the others keep their defaults, unused).
+SPLIT_KEYS = {"fixed": ("test_fraction", "train", "test", "val_fraction", "seed"),
+              "kfold": ("k", "val_fraction", "seed"), "loo": ("test", "val_fraction", "seed"), "none": ()}
+
+
 def _split_text(split: dict) -> str:
-    """The split's settings, lists as counts: 'kind loo, seed 0, test 2 cases listed' (not 48 ids)."""
-    keys = ["kind"] + sorted(k for k in split if k != "kind")
-    parts = []
+    """The split's settings that its kind uses, lists as counts: 'loo, test 2 cases listed,
+    val_fraction 0.25, seed 0' (not 48 ids)."""
+    kind = split.get("kind", "?")
+    keys = SPLIT_KEYS.get(kind, tuple(sorted(k for k in split if k != "kind")))
+    if kind == "fixed" and split.get("test") is not None:
+        keys = tuple(k for k in keys if k != "test_fraction")  # explicit lists replace the fraction
+    parts = [str(kind)]
     for key in keys:
         value = split.get(key)
         if value is None:
@@ -257,7 +266,8 @@ def _findings(ok: pd.DataFrame, report_config: dict | None = None, result: findi
     if len(result.gains):
         parts.append(f"{len(result.gains)} refinements against threshold: "
                      + _counts(result.gains["verdict"], GAIN_OUTCOMES))
-    section.paragraphs.append(f"This run answered {result.family_size} questions in one family; "
+    questions = f"{result.family_size} question{'s' if result.family_size != 1 else ''}"
+    section.paragraphs.append(f"This run answered {questions} in one family; "
                               + "; ".join(parts) + ".")
     if untestable:
         section.paragraphs.append(untestable)
@@ -272,7 +282,7 @@ def _findings(ok: pd.DataFrame, report_config: dict | None = None, result: findi
     section.paragraphs.append(
         f"How: the papers' claims and each refinement's gain over threshold on the same predictions are fixed in "
         f"code before this run; your own comparisons come from [[report.compare]] in the run's config. Together "
-        f"{result.family_size} paired tests in one family. Each compares A with B case by case: the mean "
+        f"{questions} in one family, each a paired test. Each compares A with B case by case: the mean "
         f"difference of the SLiver07 score (points, A − B) with its 95 % bootstrap CI (per question, unadjusted "
         f"for the family; none below {stats.MIN_BOOTSTRAP_CASES} cases), and the two-sided Wilcoxon signed-rank "
         f"p, Holm-corrected over the family (significant below {result.alpha}). Tied cases (the same score) drop "

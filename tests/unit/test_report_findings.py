@@ -158,7 +158,7 @@ def test_summary_counts_claims_and_their_variant_comparisons():
                                      "have and are not shown.")
     assert not any("Not tested" in p for p in section.paragraphs)
     single = _findings(rows).paragraphs[0]
-    assert single == ("This run answered 1 questions in one family; of the papers' 6 claims it tested 1: "
+    assert single == ("This run answered 1 question in one family; of the papers' 6 claims it tested 1: "
                       "1 inconclusive (n too small).")
 
 
