@@ -177,7 +177,7 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
         formats={c: spec for c, (_, spec) in spread.items()},
         caption="The view of Yang et al. (2017), Table 1: ASD in mm (std over cases, ddof = 1), Dice.")]))
 
-    sections.append(_statistics(matrix, ci))
+    sections.append(_statistics(matrix, ci, board))
 
     gain = tables.refinement_gain(ok)
     gain_section = Section("Refinement gain")
@@ -327,7 +327,16 @@ def _effect_columns() -> tuple[dict[str, str], dict[str, str]]:
     return headers, formats
 
 
-def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
+def _rank_stability(matrix: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
+    """Rank stability within each case set, as the leaderboard ranks (never across sets)."""
+    sets = board.set_index("entry")["case_set"]
+    parts = [stats.rank_stability(matrix[[e for e in matrix.columns if sets.get(e) == label]])
+             for label in sorted(set(sets.reindex(matrix.columns).dropna()) - {""})]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else stats.rank_stability(matrix.iloc[:0])
+
+
+def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame, board: pd.DataFrame) -> Section:
     section = Section("Statistics")
     if matrix.shape[1] == 0:
         section.paragraphs.append("No method has a successful case: there is nothing to test.")
@@ -336,7 +345,7 @@ def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
         section.paragraphs.append("Only one method with successful cases: there is nothing to compare, so no "
                                   "significance tests or rank stability are reported.")
         return section
-    stability = stats.rank_stability(matrix)
+    stability = _rank_stability(matrix, board)
     merged = ci.merge(stability[["entry", "rank", "stability", "rank_low", "rank_high"]], on="entry", how="left")
     merged = merged.sort_values(["rank", "mean"], ascending=[True, False], na_position="last", kind="mergesort")
     section.tables.append(Table(
@@ -348,8 +357,8 @@ def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
         formats={"mean": SCORE_FORMAT, "ci_low": SCORE_FORMAT, "ci_high": SCORE_FORMAT, "rank": ".0f",
                  "stability": ".2f", "rank_low": ".0f", "rank_high": ".0f"},
         caption=(f"{stats.N_BOOTSTRAP} bootstrap resamples of the cases (seed 0). 'Keeps rank' is the fraction of "
-                 "resamples in which the entry has its observed (leaderboard) rank; 'Rank 2.5%' and 'Rank 97.5%' "
-                 "bound the ranks it takes.")))
+                 "resamples in which the entry has its observed (leaderboard) rank, among the entries of its "
+                 "case set; 'Rank 2.5%' and 'Rank 97.5%' bound the ranks it takes.")))
     pairs = stats.pairwise_wilcoxon(matrix)
     headers = {"entry_a": "A", "entry_b": "B", "n_cases": "Cases", "mean_diff": "Mean score A − B",
                "statistic": "W", "p_value": "p", "p_holm": "p (Holm)", "significant": "Significant"}
@@ -360,7 +369,7 @@ def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
         pairs[pairs["entry_a"] == leader].reset_index(drop=True), headers=headers, formats=formats,
         caption="Exploratory: two-sided tests on per-case scores; Holm's correction over all pairs of entries; "
                 f"significant at adjusted p < 0.05. With {len(matrix)} cases the smallest possible p is "
-                f"{stats.smallest_wilcoxon_p(len(matrix)):.3g}. The pre-registered questions are under Findings."))
+                f"{stats.smallest_wilcoxon_p(len(matrix)):.3g}. The questions fixed before the run, and your own, are under Findings."))
     if matrix.shape[1] > 2:
         section.subsections.append(Section("All pairs", collapsed=True, tables=[Table(
             "wilcoxon_pairs", "Paired Wilcoxon signed-rank tests, all pairs", pairs, headers=headers,

@@ -56,6 +56,10 @@ def test_leaderboard_csv_holds_raw_numbers_in_rank_order(fake_run, tmp_path):
     assert board.loc[board["case_set"] == "A", "score"].is_monotonic_decreasing
     sets = pd.read_csv(tmp_path / "r" / "tables" / "case_sets.csv")
     assert list(sets["n_cases"]) == [board["n_cases"].max(), board["n_cases"].min()]
+    # rank stability ranks within the case sets too, as the leaderboard does
+    stability = pd.read_csv(tmp_path / "r" / "tables" / "bootstrap.csv")
+    ranks = dict(zip(board["method"] + " + " + board["postprocessor"], board["rank"]))
+    assert dict(zip(stability["entry"], stability["rank"])) == ranks
     assert not (tmp_path / "r" / "report.html").exists() and not (tmp_path / "r" / "figures").exists()
 
 
