@@ -1,11 +1,12 @@
 """The `liverbench` command line.
 
     liverbench run CONFIG [--dry-run] [--set key=value ...] [--retry-failed] [--quiet] [--report DIR]
-    liverbench eval --pred DIR --ref DIR|DATASET [--pattern ...] [--out FILE]
+    liverbench eval --pred DIR --ref DIR|DATASET [--pattern ...] [--label N|N+] [--out FILE]
     liverbench report RUN [--out DIR]
     liverbench methods
     liverbench profile METHOD [--refine PP] [--cases N] [--repeats R] [--dataset NAME]
     liverbench tune-refinement PP --method METHOD [--cases N]
+    liverbench --version
 """
 
 from __future__ import annotations
