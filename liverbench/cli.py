@@ -1,11 +1,12 @@
 """The `liverbench` command line.
 
     liverbench run CONFIG [--dry-run] [--set key=value ...] [--retry-failed] [--quiet] [--report DIR]
-    liverbench eval --pred DIR --ref DIR|DATASET [--pattern ...] [--out FILE]
+    liverbench eval --pred DIR --ref DIR|DATASET [--pattern ...] [--label N|N+] [--out FILE]
     liverbench report RUN [--out DIR]
     liverbench methods
     liverbench profile METHOD [--refine PP] [--cases N] [--repeats R] [--dataset NAME]
     liverbench tune-refinement PP --method METHOD [--cases N]
+    liverbench --version
 """
 
 from __future__ import annotations
@@ -53,11 +54,18 @@ def _positive_mm(text: str) -> float:
     return value
 
 
+def _version() -> str:
+    import liverbench
+
+    return liverbench.__version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="liverbench", formatter_class=_Formatter,
         description="Train, evaluate and compare 3D CT liver segmentation methods the SLiver07 way.",
         epilog=EXIT_CODES)
+    p.add_argument("--version", action="version", version=f"liverbench {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     r = sub.add_parser("run", formatter_class=_Formatter, help="run (or resume) the benchmark a TOML config describes",
@@ -80,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Score predicted masks against references, matching files by case id, "
                                    "and print a SLiver07 table.",
                        epilog="examples:\n  liverbench eval --pred out/ --ref refs/ --out scores.csv\n"
-                              "  liverbench eval --pred out/ --ref sliver07 --ref-params '{\"root\": \"data/sliver07\"}'\n\n"
+                              "  liverbench eval --pred out/ --ref sliver07 --ref-params '{\"root\": \"data/sliver07\"}'\n"
+                              "  liverbench eval --pred out/ --ref lits/labels/ --label 1+ --out scores.csv\n\n"
                               + EXIT_CODES)
     e.add_argument("--pred", required=True, metavar="DIR", help="folder of predicted masks")
     e.add_argument("--ref", required=True, metavar="DIR|DATASET",
@@ -89,7 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--pattern", default=None,
                    help="file name of a prediction, e.g. '{case_id}/pred.nii.gz' (default: <case_id>.<ext>)")
     e.add_argument("--ref-pattern", default=None, help="file name of a reference mask in a --ref folder")
-    e.add_argument("--out", metavar="FILE", help="write the per-case table (.csv or .parquet)")
+    e.add_argument("--out", metavar="FILE",
+                   help="write the per-case table (.csv or .parquet) with a mean row, and summary.json beside it "
+                        "(per case, mean, std, median, convention, NSD tolerance, liverbench version)")
+    e.add_argument("--label", metavar="N|N+", default=None,
+                   help="score label maps: the reference's liver is label N, or N+ for labels >= N (LiTS / MSD: "
+                        "liver 1, tumour 2, so 1+ is the liver with its tumours); default: binary 0/1 masks")
+    e.add_argument("--pred-label", metavar="N|N+", default=None,
+                   help="the same for the predictions, when they are label maps too (default: binary 0/1 masks)")
     e.add_argument("--convention", default="sliver07", help="metrics convention (default sliver07)")
     e.add_argument("--nsd-tolerance", type=_positive_mm, default=1.0, metavar="MM", help="surface Dice tolerance in mm")
     e.add_argument("--only-present", action="store_true",
@@ -227,26 +243,35 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from liverbench.folder_eval import evaluate_folder
-    from liverbench.report.console import sliver07_table
+    from liverbench.folder_eval import evaluate_folder, parse_labels, summary, with_mean_row
+    from liverbench.report.console import eval_notes, sliver07_table
 
     if args.out:  # a bad file name fails before the scoring
         check_table_path(args.out)
+    labels = parse_labels(args.label) if args.label is not None else None
+    pred_labels = parse_labels(args.pred_label) if args.pred_label is not None else None
     df = evaluate_folder(args.pred, args.ref, ref_params=args.ref_params, pattern=args.pattern,
                          ref_pattern=args.ref_pattern, convention=args.convention,
-                         nsd_tolerance_mm=args.nsd_tolerance, only_present=args.only_present)
-    print(sliver07_table(df))
+                         nsd_tolerance_mm=args.nsd_tolerance, only_present=args.only_present,
+                         labels=labels, pred_labels=pred_labels)
+    print(sliver07_table(df, nsd_tolerance_mm=args.nsd_tolerance))
+    for line in eval_notes(df):
+        print(line)
     missing = df.attrs.get("missing_predictions") or []
     if missing:
         print(f"note: --only-present: {len(missing)} reference case(s) without a prediction were not scored: "
-              f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", file=sys.stderr)
+              f"{', '.join(missing)}", file=sys.stderr)
     extra = df.attrs.get("unmatched_predictions") or []
     if extra:
-        print(f"note: {len(extra)} prediction(s) without a reference were ignored: {', '.join(extra[:5])}",
+        print(f"note: {len(extra)} prediction(s) without a reference were ignored: {', '.join(extra)}",
               file=sys.stderr)
     if args.out:
-        write_table(df.drop(columns=[c for c in ("error_kind",) if c in df.columns]), args.out)
-        print(f"wrote {args.out}")
+        write_table(with_mean_row(df.drop(columns=[c for c in ("error_kind",) if c in df.columns])), args.out)
+        summary_path = Path(args.out).with_name("summary.json")
+        summary_path.write_text(json.dumps(summary(df, convention=args.convention, nsd_tolerance_mm=args.nsd_tolerance,
+                                                   labels=labels, pred_labels=pred_labels), indent=2) + "\n",
+                                encoding="utf-8")
+        print(f"wrote {args.out} and {summary_path}")
     failed = df[df["status"] != "ok"]
     if len(failed):
         print(f"{len(failed)} of {len(df)} case(s) failed", file=sys.stderr)

@@ -43,7 +43,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "metrics": {"convention": "sliver07", "nsd_tolerance_mm": 1.0, "refs": None},
 }
 _TOP_LEVEL = {"name", "runs_dir", "dataset", "train_dataset", "split", "methods", "postprocessors",
-              "execution", "metrics", "plugins"}
+              "execution", "metrics", "plugins", "report"}
+# [report]: what the report of this run asks and shows; never part of a row's key.
+_REPORT_KEYS = {"compare", "link_figures", "figures_note"}
+_COMPARE_KEYS = {"a", "b"}
 _METHOD_KEYS = {"name", "params", "cases", "postprocessors"}
 _PP_KEYS = {"name", "params", "tune", "metric"}
 _SPLIT_KINDS = ("fixed", "kfold", "loo", "none")
@@ -139,6 +142,22 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """`[report]`: the user's own questions for the Findings family (`[[report.compare]]`, each
+    `a` against `b`, entries as the report names them) and whether report.md links its figures
+    (`link_figures = false` names them with `figures_note` instead, for figures kept out of a
+    repository)."""
+
+    compare: tuple[tuple[str, str], ...] = ()
+    link_figures: bool = True
+    figures_note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"compare": [{"a": a, "b": b} for a, b in self.compare], "link_figures": self.link_figures,
+                "figures_note": self.figures_note}
+
+
+@dataclass(frozen=True)
 class RunConfig:
     name: str
     runs_dir: str
@@ -150,6 +169,7 @@ class RunConfig:
     execution: ExecutionConfig
     metrics: MetricsConfig
     plugins_allow: tuple[str, ...] | None  # [plugins] allow: the third-party plugins that may load
+    report: ReportConfig = ReportConfig()
 
     @property
     def run_dir(self) -> Path:
@@ -170,7 +190,7 @@ class RunConfig:
                             for m in self.methods],
                 "postprocessors": [asdict(pp) for pp in self.postprocessors],
                 "execution": ex, "metrics": self.metrics.as_dict(),
-                "plugins": {"allow": _listed(self.plugins_allow)}}
+                "plugins": {"allow": _listed(self.plugins_allow)}, "report": self.report.as_dict()}
 
 
 def _listed(items: tuple | None) -> list | None:
@@ -265,7 +285,7 @@ def parse(raw: dict[str, Any], *, source: str = "<config>", check_names: bool = 
         split=_split(raw.get("split", {}), has_train_dataset=train_dataset is not None),
         methods=_methods(raw.get("methods")), postprocessors=_postprocessors(raw.get("postprocessors", [])),
         execution=_execution(raw.get("execution", {})), metrics=_metrics(raw.get("metrics", {})),
-        plugins_allow=_plugins(raw.get("plugins", {})))
+        plugins_allow=_plugins(raw.get("plugins", {})), report=_report(raw.get("report", {})))
 
     if cfg.split.kind == "none" and cfg.train_dataset is None:
         for i, pp in enumerate(cfg.postprocessors):
@@ -517,3 +537,25 @@ def _plugins(value: Any) -> tuple[str, ...] | None:
             _type(n, str, f"plugins.allow[{j}]")
         allow = tuple(allow)
     return allow
+
+
+def _report(value: Any) -> ReportConfig:
+    table = _table(value, "report")
+    _no_unknown(table, _REPORT_KEYS, "report.")
+    compare = _type(table.get("compare", []), list, "report.compare")
+    pairs = []
+    for i, item in enumerate(compare):
+        key = f"report.compare[{i}]"
+        item = _table(item, key)
+        _no_unknown(item, _COMPARE_KEYS, key + ".")
+        for side in ("a", "b"):
+            if side not in item:
+                raise ConfigError(f"{key}: missing key {side!r} (an entry as the report names it, "
+                                  f"e.g. 'dsn3d + densecrf', or a method alone for its threshold entry)")
+            if not _type(item[side], str, f"{key}.{side}").strip():
+                raise ConfigError(f"{key}.{side}: must not be empty")
+        if item["a"] == item["b"]:
+            raise ConfigError(f"{key}: a and b are both {item['a']!r}")
+        pairs.append((item["a"], item["b"]))
+    return ReportConfig(tuple(pairs), _type(table.get("link_figures", True), bool, "report.link_figures"),
+                        _type(table.get("figures_note", ""), str, "report.figures_note"))

@@ -2,7 +2,9 @@
 
 `liverbench eval` is the command-line face of `evaluate_folder`; the pairing is by case id,
 taken from file names (`<case_id>.nii.gz`, .nii, .mhd, .mha) or from a `{case_id}` pattern.
-References come from a folder or from a registered dataset.
+References come from a folder or from a registered dataset. Label maps (LiTS / MSD: liver 1,
+tumour 2) are scored on the labels a `labels` selection names (`parse_labels("1+")`: liver with
+its tumours); `summary` is what `summary.json` holds.
 """
 
 from __future__ import annotations
@@ -11,8 +13,81 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from liverbench.errors import ConfigError, InputError, UnknownNameError
 from liverbench.io import VOLUME_SUFFIXES, read_volume
+
+
+MEAN = "mean"  # case_id of the mean row a written table ends with (its status is "summary")
+
+
+def parse_labels(text: str) -> tuple[int, bool]:
+    """'2' -> (2, False): voxels labelled 2; '1+' -> (1, True): voxels labelled 1 or higher."""
+    spec = text.strip()
+    at_least = spec.endswith("+")
+    number = spec[:-1] if at_least else spec
+    if not number.isdigit():
+        raise ConfigError(f"--label {text!r}: expected a label number N (voxels == N) or N+ (voxels >= N), "
+                          f"e.g. 1 for LiTS' liver alone or 1+ for liver with tumours")
+    return int(number), at_least
+
+
+def select_labels(array: np.ndarray, labels: tuple[int, bool], where: str) -> np.ndarray:
+    """The voxels of a label map that `labels` names, as a bool mask; non-integer values refused."""
+    array = np.asarray(array)
+    if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
+        raise InputError(f"{where}: --label needs a label map of whole numbers, got fractional values")
+    value, at_least = labels
+    return array >= value if at_least else array == value
+
+
+def labels_text(labels: tuple[int, bool] | None) -> str:
+    if labels is None:
+        return "binary masks (0 / 1)"
+    value, at_least = labels
+    return f"labels >= {value}" if at_least else f"label == {value}"
+
+
+def summary(df, *, convention: str, nsd_tolerance_mm: float, labels=None, pred_labels=None) -> dict[str, Any]:
+    """What `liverbench eval` writes as summary.json: every case, then mean, std (ddof = 1) and
+    median of each metric over the successful cases, with the settings that produced them."""
+    import liverbench
+    from liverbench.schema import METRIC_COLUMNS
+
+    ok = df[df["status"] == "ok"]
+    metrics = ok[list(METRIC_COLUMNS)].astype(float)
+
+    def stat(values) -> dict[str, float | None]:
+        return {c: (None if v != v else float(v)) for c, v in values.items()}  # NaN -> null
+
+    cases = []
+    for rec in df.to_dict("records"):
+        case = {k: rec.get(k) for k in ("case_id", "status", "note", "error", "reference", "prediction")}
+        case.update(stat({c: rec.get(c, float("nan")) for c in METRIC_COLUMNS}))
+        cases.append(case)
+    return {
+        "liverbench_version": liverbench.__version__,
+        "convention": convention, "nsd_tolerance_mm": float(nsd_tolerance_mm),
+        "reference_labels": labels_text(labels), "prediction_labels": labels_text(pred_labels),
+        "n_cases": int(len(df)), "n_ok": int(len(ok)), "n_failed": int(len(df) - len(ok)),
+        "missing_predictions": list(df.attrs.get("missing_predictions") or []),
+        "unmatched_predictions": list(df.attrs.get("unmatched_predictions") or []),
+        "mean": stat(metrics.mean()), "std": stat(metrics.std(ddof=1)), "median": stat(metrics.median()),
+        "cases": cases,
+    }
+
+
+def with_mean_row(df):
+    """The per-case table with a last row holding the mean over the successful cases."""
+    import pandas as pd
+
+    from liverbench.schema import METRIC_COLUMNS
+
+    ok = df[df["status"] == "ok"]
+    mean = {c: ok[c].astype(float).mean() for c in METRIC_COLUMNS} if len(ok) else {}
+    row = {"case_id": MEAN, "status": "summary", "note": f"mean over {len(ok)} successful of {len(df)} cases", **mean}
+    return pd.concat([df, pd.DataFrame([row])], ignore_index=True)
 
 
 def _case_id_of(path: Path) -> str | None:
@@ -76,14 +151,16 @@ def _dataset_references(ref: str, ref_params: dict[str, Any] | None):
 
 def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | None = None,
                     pattern: str | None = None, ref_pattern: str | None = None, convention: str = "sliver07",
-                    nsd_tolerance_mm: float = 1.0, only_present: bool = False):
+                    nsd_tolerance_mm: float = 1.0, only_present: bool = False,
+                    labels: tuple[int, bool] | None = None, pred_labels: tuple[int, bool] | None = None):
     """Score every predicted mask in folder `pred` against its reference; a DataFrame, one row per case.
 
     `ref` is a folder of reference masks (files named by `ref_pattern`, else `<case_id>.<ext>`)
     or a registered dataset name, opened with `ref_params`. Predictions are named by `pattern`
     (which must contain `{case_id}`), else `<case_id>.<ext>`. Each row holds the SLiver07 metrics
     under `convention`, `status` ("ok" or "failed"), `error` and, on failure, `error_kind`
-    ("input" for missing, unreadable or mismatched files).
+    ("input" for missing, unreadable or mismatched files). `labels` (from `parse_labels`) picks
+    the reference's liver from a label map, `pred_labels` the prediction's; None: binary masks.
 
     A reference case without a prediction is a failed row, unless `only_present` (then it is
     left out and listed in `df.attrs["missing_predictions"]`). Predictions without a reference
@@ -123,8 +200,11 @@ def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | 
             pred_vol = read_volume(preds[cid])
             where = f"{preds[cid]} (case {cid!r})"
             same_grid(ref_vol, pred_vol, where)
-            seg = binary_mask(pred_vol.array, where)
-            truth = binary_mask(ref_vol.array, f"reference of case {cid!r}")
+            ref_where = f"reference of case {cid!r}"
+            seg = (binary_mask(pred_vol.array, where) if pred_labels is None
+                   else select_labels(pred_vol.array, pred_labels, where))
+            truth = (binary_mask(ref_vol.array, ref_where) if labels is None
+                     else select_labels(ref_vol.array, labels, ref_where))
             m = evaluate(seg, truth, ref_vol.spacing, convention=convention, nsd_tolerance_mm=nsd_tolerance_mm)
             row["note"] = m.pop("note", "") or ""
             row.update(m)

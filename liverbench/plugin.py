@@ -203,7 +203,8 @@ class Context:
     """What the harness hands to every call: device, seed, work directory, stopwatch, logger.
 
     `workdir` holds checkpoints; a fit that finds a checkpoint there resumes from it.
-    `progress` may be called with (done, total, message) on long work.
+    `progress(done, total, message="")` reports long work: in `fit` it reaches the run's
+    progress bar (from any worker that can write the run folder); elsewhere it may be None.
     `case_id` names the case being predicted or refined (for error messages, and for methods
     that read precomputed masks).
     """

@@ -19,11 +19,13 @@ import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any, Callable
 
 from liverbench.backend import Backend, Future, ModelSession
 from liverbench.errors import StoreError
 from liverbench.executors import units
+from liverbench.fit_progress import Watcher
 from liverbench.plan import FitJob, Plan, RowJob
 from liverbench.plugin import Resources
 from liverbench.progress import Progress
@@ -59,6 +61,11 @@ def tuning_cases(job: FitJob) -> list[str]:
     return [f"{source}:{cid}" for source, cid in job.training_cases()]
 
 
+def _fit_name(job: FitJob) -> str:
+    """How the progress bar names a fit: 'dsn3d fold 0 seed 0'."""
+    return f"{job.method} fold {job.fold} seed {job.seed}"
+
+
 class Scheduler:
     """Computes `todo` (rows of `plan`) on `backend`, recording each row in `store` as it comes."""
 
@@ -80,23 +87,15 @@ class Scheduler:
         self.computed = 0
         self.failures: list[dict[str, Any]] = []
         self._since_flush = 0
+        self.watcher = Watcher(progress)  # what running fits report through ctx.progress
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self, todo: list[RowJob]) -> None:
         for r in todo:
             self.rows_by_fit[r.fit_key].append(r)
         try:
-            self._start_fits()
-            while self.pending or self.ready_cases or self.deferred:
-                while self.deferred and not self._fits_fill_cluster():
-                    self._model_ready(self.deferred.popleft())
-                while self.ready_cases and self.in_flight < self.max_in_flight:
-                    self._submit_case(*self.ready_cases.popleft())
-                if not self.pending:
-                    continue
-                for future in self.backend.wait(list(self.pending)):
-                    self.fit_cpus.pop(future, None)
-                    self.pending.pop(future)(future)
+            with self.watcher:
+                self._loop()
         except BaseException:
             try:
                 self.store.flush()  # what finished before the error (or Ctrl-C) is kept
@@ -109,6 +108,19 @@ class Scheduler:
             for session in self.sessions.values():
                 session.close()
             self.sessions.clear()
+
+    def _loop(self) -> None:
+        self._start_fits()
+        while self.pending or self.ready_cases or self.deferred:
+            while self.deferred and not self._fits_fill_cluster():
+                self._model_ready(self.deferred.popleft())
+            while self.ready_cases and self.in_flight < self.max_in_flight:
+                self._submit_case(*self.ready_cases.popleft())
+            if not self.pending:
+                continue
+            for future in self.backend.wait(list(self.pending)):
+                self.fit_cpus.pop(future, None)
+                self.pending.pop(future)(future)
 
     def _fits_fill_cluster(self) -> bool:
         return bool(self.fit_cpus) and sum(self.fit_cpus.values()) >= self.backend.cpu_slots()
@@ -131,6 +143,9 @@ class Scheduler:
                 future = self.backend.submit(units.run_fit, job, resources=job.fit_resources)
                 self._expect(future, partial(self._fitted, job))
                 self.fit_cpus[future] = job.fit_resources.num_cpus
+                self.progress.add_fits(1)
+                if self.spec.run_dir:  # where the fit writes its ctx.progress reports (units.fit_workdir)
+                    self.watcher.watch(_fit_name(job), Path(self.spec.run_dir) / "fits" / job.fit_key / "work")
 
     def _reuse_fit(self, key: str) -> bool:
         """Read a stored fit's record and files; an unreadable record (cut short, edited) is
@@ -149,6 +164,9 @@ class Scheduler:
     def _fitted(self, job: FitJob, future: Future) -> None:
         result: units.FitResult = future.value if not future.error else \
             units.FitResult(ok=False, t_fit=math.nan, error=future.error)
+        if job.trainable:
+            self.watcher.forget(_fit_name(job))
+            self.progress.fit_done(_fit_name(job))
         if not result.ok:
             self.fit_info[job.fit_key] = {"t_fit": result.t_fit}
             self.progress.message(result.error.splitlines()[0])

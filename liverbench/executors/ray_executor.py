@@ -24,6 +24,7 @@ and scoring in CPU actors or as CPU tasks fed by GPU actors.
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any, Callable, Iterable
 
@@ -120,7 +121,10 @@ class RayBackend(Backend):
         self._owns_ray = False
         self._reaper = None  # ends the helpers of a Ray instance we start, when this driver ends
         if not ray.is_initialized():
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            # Ray's own INFO and WARNING lines (the instance started, token authentication on) are
+            # for Ray's operators, not for a liverbench user; its errors still show.
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "logging_level": logging.ERROR}
             if self.options["address"]:
                 ray.init(address=self.options["address"], **kwargs)
             else:

@@ -27,6 +27,7 @@ import numpy as np
 
 from liverbench.devices import resolve_device
 from liverbench.errors import InputError, error_text
+from liverbench.fit_progress import FileReporter
 from liverbench.hashing import canonical_json
 from liverbench.plan import FitJob
 from liverbench.plugin import Context, Prediction
@@ -131,7 +132,9 @@ def run_fit(spec: WorkSpec, job: FitJob) -> FitResult:
         model = cls(**job.method_params)
         with tempfile.TemporaryDirectory(prefix="liverbench-fit-") as tmp:
             work = fit_workdir(spec, job.fit_key)
-            ctx = Context(device=job.device, seed=job.seed, workdir=work, stopwatch=Stopwatch())
+            # ctx.progress writes to the work directory; the driver's watcher shows it on the bar
+            ctx = Context(device=job.device, seed=job.seed, workdir=work, stopwatch=Stopwatch(),
+                          progress=FileReporter(work))
             curves: list[dict[str, Any]] = []
             if job.trainable:
                 # a loo/kfold fold with a [train_dataset] trains on scored-dataset cases too

@@ -20,7 +20,8 @@ def build_report(run_dir, out_dir, formats=FORMATS) -> Path:
 
     Returns the path of the main file: report.html when HTML is among the formats, else
     report.md, else the tables directory. Figures are drawn for Markdown (which links them) and
-    HTML (which embeds them); a tables-only report skips them. Old tables and figures in
+    HTML (which embeds them); a tables-only report skips them. The run's `[report]` config decides
+    whether report.md links its figures (`link_figures`) or names them with `figures_note`. Old tables and figures in
     `out_dir` are replaced, so a report never mixes two runs.
     """
     from liverbench.report import csv_tables, html, latex, markdown
@@ -53,7 +54,9 @@ def build_report(run_dir, out_dir, formats=FORMATS) -> Path:
                 (tables_dir / f"{table.name}.tex").write_text(latex.render(table), encoding="utf-8")
     if "md" in formats:
         main = out_dir / "report.md"
-        main.write_text(markdown.render(doc, out_dir), encoding="utf-8")
+        options = run.config.get("report") or {}
+        main.write_text(markdown.render(doc, out_dir, link_figures=bool(options.get("link_figures", True)),
+                                        figures_note=str(options.get("figures_note") or "")), encoding="utf-8")
     if "html" in formats:
         main = out_dir / "report.html"
         main.write_text(html.render(doc), encoding="utf-8")

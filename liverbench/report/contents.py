@@ -71,7 +71,7 @@ def _summary(run: RunData) -> list[str]:
     lines = [
         f"Run: {run.name} ({run.run_dir}).",
         f"Scored dataset: {dataset.get('name', 'unknown')} {json.dumps(dataset.get('params') or {}, sort_keys=True)}; "
-        f"{rows['case_id'].nunique()} cases.",
+        f"{rows['case_id'].nunique()} cases scored.",
     ]
     split = config.get("split") or {}
     if config.get("train_dataset"):
@@ -80,7 +80,7 @@ def _summary(run: RunData) -> list[str]:
                 if split.get("kind") in ("loo", "kfold") else "")  # as liverbench.splits builds the folds
         lines.append(f"Trained on: {train.get('name')} {json.dumps(train.get('params') or {}, sort_keys=True)}{also}.")
     if split:
-        lines.append(f"Split: {json.dumps(split, sort_keys=True)}.")
+        lines.append(f"Split: {_split_text(split)}.")
     lines.append(f"Rows: {len(rows)} in total, {len(run.ok)} successful, {len(run.failed)} failed "
                  f"(failed rows are listed at the end and excluded from every mean).")
     environment = run.manifest.get("environment") if isinstance(run.manifest, dict) else None
@@ -90,22 +90,53 @@ def _summary(run: RunData) -> list[str]:
     return lines
 
 
+# The split settings that matter for each kind (the others keep their defaults, unused).
+SPLIT_KEYS = {"fixed": ("test_fraction", "train", "test", "val_fraction", "seed"),
+              "kfold": ("k", "val_fraction", "seed"), "loo": ("test", "val_fraction", "seed"), "none": ()}
+
+
+def _split_text(split: dict) -> str:
+    """The split's settings that its kind uses, lists as counts: 'loo, test 2 cases listed,
+    val_fraction 0.25, seed 0' (not 48 ids)."""
+    kind = split.get("kind", "?")
+    keys = SPLIT_KEYS.get(kind, tuple(sorted(k for k in split if k != "kind")))
+    if kind == "fixed" and split.get("test") is not None:
+        keys = tuple(k for k in keys if k != "test_fraction")  # explicit lists replace the fraction
+    parts = [str(kind)]
+    for key in keys:
+        value = split.get(key)
+        if value is None:
+            continue
+        parts.append(f"{key} {len(value)} cases listed" if isinstance(value, list) else f"{key} {value}")
+    return ", ".join(parts)
+
+
 def _leaderboard(board: pd.DataFrame, ci: pd.DataFrame) -> Table:
     board = board.merge(ci[["entry", "ci_low", "ci_high"]], on="entry", how="left")
-    columns = ["rank", "method", "postprocessor", "n_cases", "n_failed", *tables.leaderboard_metrics(), "ci_low",
-               "ci_high", "runtime_s"]
+    columns = ["rank", "method", "postprocessor", "case_set", "n_cases", "n_failed", *tables.leaderboard_metrics(),
+               "ci_low", "ci_high", "runtime_s"]
+    several = board["case_set"].replace("", np.nan).nunique() > 1
     return Table(
         "leaderboard", "Leaderboard", board[columns],
-        headers={"rank": "Rank", "method": "Method", "postprocessor": "Refinement", "n_cases": "Cases",
-                 "n_failed": "Failed", **metric_headers(), "ci_low": "95% CI low",
+        headers={"rank": "Rank", "method": "Method", "postprocessor": "Refinement", "case_set": "Case set",
+                 "n_cases": "Cases", "n_failed": "Failed", **metric_headers(), "ci_low": "95% CI low",
                  "ci_high": "95% CI high", "runtime_s": "Runtime [s/case]"},
         formats={**metric_formats(), "rank": ".0f", "ci_low": SCORE_FORMAT, "ci_high": SCORE_FORMAT,
                  "runtime_s": seconds},
-        caption=("Ranked by mean SLiver07 score (mean of the five metric scores per case, then over cases). "
-                 "Metrics are means over cases; RVD is signed. The CI is a percentile bootstrap of the mean "
-                 "score. Runtime is the median over warm rows of preprocessing + prediction + refinement "
-                 "seconds per case (reading and scoring excluded)."),
+        caption=("Ranked by mean SLiver07 score (mean of the five metric scores per case, then over cases)"
+                 + (", within each case set: entries scored on different cases are never ranked together"
+                    if several else "") + ". Every number of a row comes from the cases of its case set (listed "
+                 "below). Metrics are means over cases; RVD is signed. The CI is a percentile bootstrap of the "
+                 f"mean score (none below {stats.MIN_BOOTSTRAP_CASES} cases). Runtime is the median over warm "
+                 "rows of preprocessing + prediction + refinement seconds per case (reading and scoring excluded)."),
     )
+
+
+def _case_sets(sets: pd.DataFrame) -> Table:
+    return Table("case_sets", "Case sets", sets,
+                 headers={"case_set": "Case set", "n_cases": "Cases", "n_entries": "Entries", "case_ids": "Case ids"},
+                 caption="The cases behind each leaderboard row: an entry's case set is the cases it has a "
+                         "successful result for.")
 
 
 def build_document(run: RunData, figures_dir: Path | None) -> Document:
@@ -117,7 +148,17 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
     ranked = list(matrix.columns)  # entries with at least one successful case
     ci = stats.bootstrap_ci(matrix)
     values = tables.per_case_values(ok)
-    sections = [_findings(ok), Section("Leaderboard", tables=[_leaderboard(board, ci)])]
+    result = findings.findings(ok, comparisons=findings.parse_comparisons(run.config.get("report")))
+    sections = []
+    if figures_dir is not None and result.family_size:
+        glance = Section("Findings at a glance")
+        _attach(glance, "findings_forest", "Effect and CI of every question",
+                figures.forest_plot(result.questions(), figures_dir / "findings_forest.png"),
+                "One line per question of the Findings family (below): mean ΔScore and its unadjusted 95 % "
+                "bootstrap CI; the colour is the verdict after Holm's correction.")
+        sections.append(glance)
+    sections += [_findings(ok, result=result),
+                 Section("Leaderboard", tables=[_leaderboard(board, ci), _case_sets(tables.case_sets(board, ok))])]
     tuned = tables.tuned_parameters(ok)
     if not tuned.empty:
         sections[-1].tables.append(Table(
@@ -136,7 +177,7 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
         formats={c: spec for c, (_, spec) in spread.items()},
         caption="The view of Yang et al. (2017), Table 1: ASD in mm (std over cases, ddof = 1), Dice.")]))
 
-    sections.append(_statistics(matrix, ci))
+    sections.append(_statistics(matrix, ci, board))
 
     gain = tables.refinement_gain(ok)
     gain_section = Section("Refinement gain")
@@ -179,66 +220,97 @@ def _p(value: float) -> str:
 
 
 def _effect(row) -> str:
-    """'ΔScore +2.10 points (95 % CI +0.40 to +3.90), p = 0.012, Holm p = 0.048; ΔDice +0.004'."""
-    ci = (f"95 % CI {row.ci_low:+.2f} to {row.ci_high:+.2f}" if np.isfinite(row.ci_low)
-          else "no CI from one case")
+    """'ΔScore +2.10 points (unadjusted 95 % CI +0.40 to +3.90), p = 0.012, Holm p = 0.048;
+    ΔDice +0.004; 36 cases, 7 of them untied'."""
+    ci = (f"unadjusted 95 % CI {row.ci_low:+.2f} to {row.ci_high:+.2f}" if np.isfinite(row.ci_low)
+          else f"no CI below {stats.MIN_BOOTSTRAP_CASES} cases")
     label, spec = delta("dice")
+    ties = f", {row.n_untied} of them untied" if row.n_untied != row.n_cases else ""
     return (f"ΔScore {row.mean_diff:+.2f} points ({ci}), p = {_p(row.p_value)}, Holm p = {_p(row.p_holm)}; "
-            f"{label} {row.d_dice:{spec}}")
+            f"{label} {row.d_dice:{spec}}; {row.n_cases} cases{ties}")
 
 
-def _findings(ok: pd.DataFrame) -> Section:
-    """The papers' claims and each refinement's gain, with effect, CI, p and a verdict."""
-    result = findings.findings(ok)
+def _counts(verdicts: pd.Series, order) -> str:
+    counts = verdicts.value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in order if v in counts)
+
+
+CLAIM_OUTCOMES = (findings.REPRODUCED, findings.CONTRADICTED, findings.NOT_SIGNIFICANT, findings.INCONCLUSIVE)
+COMPARE_OUTCOMES = (findings.A_BETTER, findings.B_BETTER, findings.NOT_SIGNIFICANT, findings.INCONCLUSIVE)
+GAIN_OUTCOMES = (findings.GAIN, findings.LOSS, findings.NOT_SIGNIFICANT, findings.INCONCLUSIVE)
+
+
+def _findings(ok: pd.DataFrame, report_config: dict | None = None, result: findings.Findings | None = None) -> Section:
+    """The papers' claims, the user's own comparisons and each refinement's gain, with effect,
+    CI, p and a verdict. Claims the run cannot test are counted in one line, not listed."""
+    result = result or findings.findings(ok, comparisons=findings.parse_comparisons(report_config))
     section = Section("Findings")
+    untestable = (f"{len(result.skipped)} of the papers' {len(findings.PAPER_CLAIMS)} claims need methods or "
+                  f"refinements this run does not have and are not shown.") if result.skipped else ""
     if result.family_size == 0:
-        section.paragraphs.append("Nothing to test: no claim of the papers and no refinement gain has two entries "
-                                  "scored on the same cases.")
-        section.paragraphs += result.skipped
+        section.paragraphs.append("Nothing to test: no claim of the papers, no comparison of [[report.compare]] and "
+                                  "no refinement gain has two entries scored on the same cases.")
+        section.paragraphs += [p for p in (untestable, *result.unanswered) if p]
         return section
-    verdicts = result.claims["verdict"].value_counts()
+    parts = []
     tested = len(result.claims)
-    n_claims = len(findings.PAPER_CLAIMS) - len(result.skipped)
-    # a method run with several parameter sets is compared variant by variant
-    per_variant = f" in {tested} comparisons (one per pair of variants)" if tested != n_claims else ""
-    summary = (f"Of the papers' {len(findings.PAPER_CLAIMS)} claims this run tested {n_claims}{per_variant}"
-               + (": " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (findings.REPRODUCED, findings.NOT_REPRODUCED,
-                                                                          findings.INCONCLUSIVE)) if tested else "")
-               + ".")
+    if tested:
+        n_claims = len(findings.PAPER_CLAIMS) - len(result.skipped)
+        # a method run with several parameter sets is compared variant by variant
+        per_variant = f" in {tested} comparisons (one per pair of variants)" if tested != n_claims else ""
+        parts.append(f"of the papers' {len(findings.PAPER_CLAIMS)} claims it tested {n_claims}{per_variant}: "
+                     + _counts(result.claims["verdict"], CLAIM_OUTCOMES))
+    if len(result.comparisons):
+        parts.append(f"of your own comparisons ([[report.compare]]) {len(result.comparisons)}: "
+                     + _counts(result.comparisons["verdict"], COMPARE_OUTCOMES))
     if len(result.gains):
-        gains = result.gains["verdict"].value_counts()
-        summary += " Refinements against threshold: " + ", ".join(
-            f"{gains[v]} {v}" for v in (findings.GAIN, findings.NO_CHANGE, findings.LOSS, findings.INCONCLUSIVE)
-            if v in gains) + " (second table)."
-    section.paragraphs.append(summary)
+        parts.append(f"{len(result.gains)} refinements against threshold: "
+                     + _counts(result.gains["verdict"], GAIN_OUTCOMES))
+    questions = f"{result.family_size} question{'s' if result.family_size != 1 else ''}"
+    section.paragraphs.append(f"This run answered {questions} in one family; "
+                              + "; ".join(parts) + ".")
+    if untestable:
+        section.paragraphs.append(untestable)
     for row in result.claims.itertuples(index=False):
         section.paragraphs.append(
-            f"{row.source}, {row.claim}: {row.verdict}. This run: {row.entry_a} against {row.entry_b} on "
-            f"{row.n_cases} cases, {_effect(row)}. The paper reports: {row.paper}.")
-    section.paragraphs += result.skipped
+            f"{row.source}, {row.claim}: {row.verdict}. This run: {row.entry_a} against {row.entry_b}, "
+            f"{_effect(row)}. The paper reports: {row.paper}.")
+    for row in result.comparisons.itertuples(index=False):
+        section.paragraphs.append(f"Your comparison, {row.entry_a} (A) against {row.entry_b} (B): {row.verdict}. "
+                                  f"{_effect(row)}.")
+    section.paragraphs += result.unanswered
     section.paragraphs.append(
-        f"How: the questions were fixed before the run (the claims above and each refinement's gain over "
-        f"threshold on the same predictions), {result.family_size} paired tests in one family. Each compares A "
-        f"with B case by case: the mean difference of the SLiver07 score (points, A − B) with its 95 % bootstrap "
-        f"CI, and the two-sided Wilcoxon signed-rank p, Holm-corrected over the family (significant below "
-        f"{result.alpha}). With {result.family_size} tests a comparison needs at least {result.smallest_n} cases "
-        f"before any result can be significant; with fewer the verdict is '{findings.INCONCLUSIVE}'. Verdicts come "
-        f"from these numbers only: '{findings.REPRODUCED}' means significant in the claimed direction, "
-        f"'{findings.NOT_REPRODUCED}' anything else. The all-pairs tests under Statistics are exploratory.")
+        f"How: the papers' claims and each refinement's gain over threshold on the same predictions are fixed in "
+        f"code before this run; your own comparisons come from [[report.compare]] in the run's config. Together "
+        f"{questions} in one family, each a paired test. Each compares A with B case by case: the mean "
+        f"difference of the SLiver07 score (points, A − B) with its 95 % bootstrap CI (per question, unadjusted "
+        f"for the family; none below {stats.MIN_BOOTSTRAP_CASES} cases), and the two-sided Wilcoxon signed-rank "
+        f"p, Holm-corrected over the family (significant below {result.alpha}). Tied cases (the same score) drop "
+        f"out of the signed-rank test: with {result.family_size} tests a comparison needs at least "
+        f"{result.smallest_n} untied cases before any result can be significant; with fewer the verdict is "
+        f"'{findings.INCONCLUSIVE}'. Verdicts come from these numbers only: '{findings.REPRODUCED}' and "
+        f"'{findings.CONTRADICTED}' mean significant in and against the claimed direction, "
+        f"'{findings.NOT_SIGNIFICANT}' that enough cases could have shown a difference and did not. The "
+        f"all-pairs tests under Statistics are exploratory.")
     effect_headers, effect_formats = _effect_columns()
     if len(result.claims):
         section.tables.append(Table(
             "findings_claims", "The papers' claims in this run",
             result.claims.drop(columns=["paper"]),
             headers={"source": "Source", "claim": "Claim", "entry_a": "A (claimed better)", "entry_b": "B",
-                     "n_cases": "Cases", **effect_headers, "verdict": "Verdict"},
+                     **effect_headers, "verdict": "Verdict"},
             formats=effect_formats,
             caption="Differences are A − B, paired per case: a positive ΔScore or ΔDice, a negative ΔVOE or "
-                    "ΔASD favours A."))
+                    "ΔASD favours A. Untied: the cases whose scores differ, which the signed-rank test uses."))
+    if len(result.comparisons):
+        section.tables.append(Table(
+            "findings_comparisons", "Your own comparisons ([[report.compare]])", result.comparisons,
+            headers={"entry_a": "A", "entry_b": "B", **effect_headers, "verdict": "Verdict"},
+            formats=effect_formats, caption="Differences are A − B, paired per case."))
     if len(result.gains):
         section.tables.append(Table(
             "findings_refinements", "Each refinement's gain over threshold", result.gains,
-            headers={"method": "Method", "postprocessor": "Refinement", "baseline": "Against", "n_cases": "Cases",
+            headers={"method": "Method", "postprocessor": "Refinement", "baseline": "Against",
                      **effect_headers, "verdict": "Verdict"},
             formats=effect_formats,
             caption="Refinement minus threshold on the same predictions; a positive ΔScore is a gain."))
@@ -247,15 +319,24 @@ def _findings(ok: pd.DataFrame) -> Section:
 
 def _effect_columns() -> tuple[dict[str, str], dict[str, str]]:
     """Headers and formats of the effect columns both findings tables show."""
-    headers = {"mean_diff": "ΔScore", "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p",
-               "p_holm": "p (Holm)"}
+    headers = {"ci_kind": "CI", "n_cases": "Cases", "n_untied": "Untied", "mean_diff": "ΔScore",
+               "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p", "p_holm": "p (Holm)"}
     formats = {"mean_diff": "+.2f", "ci_low": "+.2f", "ci_high": "+.2f", "p_value": ".2g", "p_holm": ".2g"}
     for column in findings.CONTEXT_METRICS:
         headers[f"d_{column}"], formats[f"d_{column}"] = delta(column)
     return headers, formats
 
 
-def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
+def _rank_stability(matrix: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
+    """Rank stability within each case set, as the leaderboard ranks (never across sets)."""
+    sets = board.set_index("entry")["case_set"]
+    parts = [stats.rank_stability(matrix[[e for e in matrix.columns if sets.get(e) == label]])
+             for label in sorted(set(sets.reindex(matrix.columns).dropna()) - {""})]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else stats.rank_stability(matrix.iloc[:0])
+
+
+def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame, board: pd.DataFrame) -> Section:
     section = Section("Statistics")
     if matrix.shape[1] == 0:
         section.paragraphs.append("No method has a successful case: there is nothing to test.")
@@ -264,7 +345,7 @@ def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
         section.paragraphs.append("Only one method with successful cases: there is nothing to compare, so no "
                                   "significance tests or rank stability are reported.")
         return section
-    stability = stats.rank_stability(matrix)
+    stability = _rank_stability(matrix, board)
     merged = ci.merge(stability[["entry", "rank", "stability", "rank_low", "rank_high"]], on="entry", how="left")
     merged = merged.sort_values(["rank", "mean"], ascending=[True, False], na_position="last", kind="mergesort")
     section.tables.append(Table(
@@ -276,8 +357,8 @@ def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
         formats={"mean": SCORE_FORMAT, "ci_low": SCORE_FORMAT, "ci_high": SCORE_FORMAT, "rank": ".0f",
                  "stability": ".2f", "rank_low": ".0f", "rank_high": ".0f"},
         caption=(f"{stats.N_BOOTSTRAP} bootstrap resamples of the cases (seed 0). 'Keeps rank' is the fraction of "
-                 "resamples in which the entry has its observed (leaderboard) rank; 'Rank 2.5%' and 'Rank 97.5%' "
-                 "bound the ranks it takes.")))
+                 "resamples in which the entry has its observed (leaderboard) rank, among the entries of its "
+                 "case set; 'Rank 2.5%' and 'Rank 97.5%' bound the ranks it takes.")))
     pairs = stats.pairwise_wilcoxon(matrix)
     headers = {"entry_a": "A", "entry_b": "B", "n_cases": "Cases", "mean_diff": "Mean score A − B",
                "statistic": "W", "p_value": "p", "p_holm": "p (Holm)", "significant": "Significant"}
@@ -288,7 +369,7 @@ def _statistics(matrix: pd.DataFrame, ci: pd.DataFrame) -> Section:
         pairs[pairs["entry_a"] == leader].reset_index(drop=True), headers=headers, formats=formats,
         caption="Exploratory: two-sided tests on per-case scores; Holm's correction over all pairs of entries; "
                 f"significant at adjusted p < 0.05. With {len(matrix)} cases the smallest possible p is "
-                f"{stats.smallest_wilcoxon_p(len(matrix)):.3g}. The pre-registered questions are under Findings."))
+                f"{stats.smallest_wilcoxon_p(len(matrix)):.3g}. The questions fixed before the run, and your own, are under Findings."))
     if matrix.shape[1] > 2:
         section.subsections.append(Section("All pairs", collapsed=True, tables=[Table(
             "wilcoxon_pairs", "Paired Wilcoxon signed-rank tests, all pairs", pairs, headers=headers,

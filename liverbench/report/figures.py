@@ -212,3 +212,52 @@ def runtime_chart(profile: pd.DataFrame, fits: pd.DataFrame, order: list[str], p
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)
+
+
+# Verdict -> colour of its marker in the forest plot: for the question, against it, neither, unknown.
+VERDICT_COLOURS = {"reproduced": "#16a34a", "gain": "#16a34a", "A better": "#16a34a",
+                   "contradicted": "#dc2626", "loss": "#dc2626", "B better": "#dc2626",
+                   "not significant": "#64748b"}
+INCONCLUSIVE_COLOUR = "#cbd5e1"
+KIND_TITLES = {"claim": "papers' claims (A − B: claimed better − worse)", "comparison": "your comparisons (A − B)",
+               "gain": "refinements (refined − threshold)"}
+
+
+def forest_plot(questions: pd.DataFrame, path: Path, label_chars: int = 60) -> Path | str:
+    """One line per question of the Findings family: the mean ΔScore as a dot coloured by its
+    verdict, its (unadjusted) 95 % bootstrap CI as a bar, zero as a dashed line; questions grouped
+    by kind (claims, the user's comparisons, refinement gains), in the Findings order."""
+    if questions is None or questions.empty:
+        return "no question of the Findings family could be tested"
+    labels, ys, group_titles = [], [], []
+    y = 0.0
+    for kind, group in questions.groupby("kind", sort=False):
+        group_titles.append((y, KIND_TITLES.get(kind, kind)))
+        y += 1.1  # a row of its own for the group's title
+        for row in group.itertuples(index=False):
+            text = str(row.question)
+            labels.append(text if len(text) <= label_chars else text[: label_chars - 1] + "…")
+            ys.append(y)
+            y += 1.0
+        y += 0.4
+    fig, ax = plt.subplots(figsize=(9.0, 0.34 * y + 1.2))
+    for yi, row in zip(ys, questions.itertuples(index=False)):
+        colour = VERDICT_COLOURS.get(row.verdict, INCONCLUSIVE_COLOUR)
+        if np.isfinite(row.ci_low) and np.isfinite(row.ci_high):
+            ax.plot([row.ci_low, row.ci_high], [yi, yi], color=colour, linewidth=2.2, solid_capstyle="butt")
+        ax.plot([row.mean_diff], [yi], "o", color=colour, markersize=6, markeredgecolor="#1f2937",
+                markeredgewidth=0.6)
+    ax.axvline(0.0, color="#475569", linestyle="--", linewidth=0.9)
+    ax.set_yticks(ys, labels=labels, fontsize=8)
+    for y0, title in group_titles:
+        ax.text(0.0, y0 + 0.15, title, transform=ax.get_yaxis_transform(), fontsize=8.5, fontweight="bold",
+                ha="right", va="center", color="#334155", clip_on=False)
+    ax.set_ylim(y - 0.2, -0.4)
+    ax.set_xlabel("ΔScore, SLiver07 points (dot: mean over cases; bar: unadjusted 95 % bootstrap CI)")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=t) for t, c in (
+        ("significant for A / gain / reproduced", "#16a34a"), ("significant against", "#dc2626"),
+        ("not significant", "#64748b"), ("inconclusive (n too small)", INCONCLUSIVE_COLOUR))]
+    ax.legend(handles=handles, fontsize=7.5, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)

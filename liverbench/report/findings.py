@@ -1,11 +1,14 @@
-"""Findings: the seed papers' claims and each refinement's gain, tested on this run's cases.
+"""Findings: the seed papers' claims, the user's own comparisons and each refinement's gain,
+tested on this run's cases.
 
-The questions are fixed before the run is seen (pre-registered): the claims in `PAPER_CLAIMS`
-and, for every method, each refinement against `threshold` on the same predictions. They form
-one family: each is a paired two-sided Wilcoxon signed-rank test on per-case SLiver07 scores,
-and their p-values are Holm-corrected together. The all-pairs tables elsewhere in the report
-are exploratory. A verdict follows from the numbers alone (`claim_verdict`, `gain_verdict`),
-never from what the papers found; the papers' figures are shown for context only.
+The claims in `PAPER_CLAIMS` and the gain questions (each refinement against `threshold` on the
+same predictions) are fixed in code before the run; the user's own questions come from the
+run's config (`[[report.compare]] a = "..."; b = "..."`). Together they form one family: each
+is a paired two-sided Wilcoxon signed-rank test on per-case SLiver07 scores, and their p-values
+are Holm-corrected together. The all-pairs tables elsewhere in the report are exploratory. A
+verdict follows from the numbers alone (`claim_verdict`, `compare_verdict`, `gain_verdict`),
+never from what the papers found; the papers' figures are shown for context only. The CIs are
+per question (unadjusted for the family); only the p-values are corrected.
 """
 
 from __future__ import annotations
@@ -24,9 +27,21 @@ ALPHA = 0.05
 BASELINE = "threshold"
 
 REPRODUCED = "reproduced"
-NOT_REPRODUCED = "not reproduced"
+CONTRADICTED = "contradicted"  # significant in the direction opposite to the claim
+NOT_SIGNIFICANT = "not significant"
 INCONCLUSIVE = "inconclusive (n too small)"
-GAIN, LOSS, NO_CHANGE = "gain", "loss", "no significant change"
+GAIN, LOSS = "gain", "loss"
+A_BETTER, B_BETTER = "A better", "B better"
+CI_KIND = "unadjusted"  # shown beside each verdict: the CIs are not corrected for the family
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A user's own question (`[[report.compare]]`): is entry `a` different from entry `b`?"""
+
+    a: str
+    b: str
+    key: str  # where it was asked, for messages: "report.compare[0]"
 
 
 @dataclass(frozen=True)
@@ -69,29 +84,42 @@ def too_few_cases(n: int, family_size: int, alpha: float = ALPHA) -> bool:
     return n < smallest_n(family_size, alpha)
 
 
-def claim_verdict(n: int, mean_diff: float, p_holm: float, family_size: int, alpha: float = ALPHA) -> str:
-    """`mean_diff` is claimed-better minus claimed-worse. Reproduced: significant after the
-    family's correction, in the claimed direction. Not reproduced: anything else that the
-    number of cases could have shown. Inconclusive: too few cases for any test to succeed."""
-    if too_few_cases(n, family_size, alpha):
-        return INCONCLUSIVE
-    return REPRODUCED if p_holm < alpha and mean_diff > 0 else NOT_REPRODUCED
-
-
-def gain_verdict(n: int, mean_diff: float, p_holm: float, family_size: int, alpha: float = ALPHA) -> str:
-    """`mean_diff` is refinement minus threshold: a gain, a loss, no significant change, or too few cases."""
-    if too_few_cases(n, family_size, alpha):
+def _verdict(n_untied: int, mean_diff: float, p_holm: float, family_size: int, alpha: float,
+             better: str, worse: str) -> str:
+    """`n_untied` counts the pairs the signed-rank test uses (tied pairs drop out), so a
+    comparison with many ties needs as many untied pairs as any other to be conclusive."""
+    if too_few_cases(n_untied, family_size, alpha):
         return INCONCLUSIVE
     if p_holm < alpha and mean_diff != 0:
-        return GAIN if mean_diff > 0 else LOSS
-    return NO_CHANGE
+        return better if mean_diff > 0 else worse
+    return NOT_SIGNIFICANT
+
+
+def claim_verdict(n_untied: int, mean_diff: float, p_holm: float, family_size: int, alpha: float = ALPHA) -> str:
+    """`mean_diff` is claimed-better minus claimed-worse. Reproduced / contradicted: significant
+    after the family's correction, in / against the claimed direction. Not significant: the
+    number of cases could have shown it, and did not. Inconclusive: too few untied cases for any
+    test to succeed."""
+    return _verdict(n_untied, mean_diff, p_holm, family_size, alpha, REPRODUCED, CONTRADICTED)
+
+
+def compare_verdict(n_untied: int, mean_diff: float, p_holm: float, family_size: int, alpha: float = ALPHA) -> str:
+    """`mean_diff` is A minus B: A better, B better, not significant, or too few untied cases."""
+    return _verdict(n_untied, mean_diff, p_holm, family_size, alpha, A_BETTER, B_BETTER)
+
+
+def gain_verdict(n_untied: int, mean_diff: float, p_holm: float, family_size: int, alpha: float = ALPHA) -> str:
+    """`mean_diff` is refinement minus threshold: a gain, a loss, not significant, or too few untied cases."""
+    return _verdict(n_untied, mean_diff, p_holm, family_size, alpha, GAIN, LOSS)
 
 
 @dataclass
 class Findings:
     claims: pd.DataFrame  # one row per tested claim (per pair of variants, when a name has several)
+    comparisons: pd.DataFrame  # one row per [[report.compare]] question the run could answer
     gains: pd.DataFrame  # one row per method x refinement against threshold
-    skipped: list[str] = field(default_factory=list)  # claims this run could not test, with the reason
+    skipped: list[str] = field(default_factory=list)  # paper claims this run could not test, with the reason
+    unanswered: list[str] = field(default_factory=list)  # the user's questions it could not answer, and why
     family_size: int = 0
     alpha: float = ALPHA
 
@@ -99,13 +127,30 @@ class Findings:
     def smallest_n(self) -> int:
         return smallest_n(self.family_size, self.alpha)
 
+    def questions(self) -> pd.DataFrame:
+        """Every tested question of the family in one frame (`question`, `kind`, effect, CI, verdict),
+        claims first, then the user's comparisons, then the gains: what the forest plot draws."""
+        parts = [
+            self.claims.assign(kind="claim", question=self.claims["claim"]),
+            self.comparisons.assign(kind="comparison",
+                                    question=self.comparisons["entry_a"] + " vs " + self.comparisons["entry_b"]),
+            self.gains.assign(kind="gain", question=self.gains["method"] + ": " + self.gains["postprocessor"]
+                              + " vs " + self.gains["baseline"]),
+        ]
+        columns = ["kind", "question", "verdict", *_EFFECT]
+        parts = [p[columns] for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
 
 # Mean differences shown for context beside the score's: the measures the papers report.
 CONTEXT_METRICS = ("dice", "voe", "asd")
-_EFFECT = ["n_cases", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm", *(f"d_{c}" for c in CONTEXT_METRICS)]
-# The verdict next to the question, so it shows without scrolling a wide table.
-CLAIM_COLUMNS = ["source", "claim", "verdict", "entry_a", "entry_b", *_EFFECT, "paper"]
-GAIN_COLUMNS = ["method", "postprocessor", "baseline", "verdict", *_EFFECT]
+_EFFECT = ["n_cases", "n_untied", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm",
+           *(f"d_{c}" for c in CONTEXT_METRICS)]
+# The verdict next to the question, so it shows without scrolling a wide table; beside it,
+# what kind of CI stands behind it.
+CLAIM_COLUMNS = ["source", "claim", "verdict", "ci_kind", "entry_a", "entry_b", *_EFFECT, "paper"]
+COMPARE_COLUMNS = ["entry_a", "entry_b", "verdict", "ci_kind", *_EFFECT]
+GAIN_COLUMNS = ["method", "postprocessor", "baseline", "verdict", "ci_kind", *_EFFECT]
 
 
 def _entries(ok: pd.DataFrame, method: str, pp: str) -> list[tuple[str, str]]:
@@ -159,12 +204,47 @@ def _compare(values: pd.DataFrame, a: str, b: str) -> dict:
     test = stats.paired_wilcoxon(va.loc[common, SCORE].to_numpy(float), vb.loc[common, SCORE].to_numpy(float))
     low, high = stats.mean_difference_ci(diff[SCORE].to_numpy(), seed=zlib.crc32(f"{a}\n{b}".encode()))
     means = diff.mean() if len(common) else pd.Series(np.nan, index=columns)
-    return {"n_cases": len(common), "mean_diff": float(means[SCORE]), "ci_low": low, "ci_high": high,
-            "p_value": test["p_value"], **{f"d_{c}": float(means[c]) for c in CONTEXT_METRICS}}
+    return {"n_cases": len(common), "n_untied": test["n_untied"], "mean_diff": float(means[SCORE]),
+            "ci_low": low, "ci_high": high, "p_value": test["p_value"], "ci_kind": CI_KIND,
+            **{f"d_{c}": float(means[c]) for c in CONTEXT_METRICS}}
 
 
-def findings(ok: pd.DataFrame, claims=PAPER_CLAIMS, alpha: float = ALPHA) -> Findings:
-    """Test every claim this run can test and every refinement's gain, as one Holm family.
+def resolve_entry(ok: pd.DataFrame, name: str) -> str | None:
+    """The entry a user's name stands for: an entry as the report labels it ("dsn3d + densecrf"),
+    or a method label alone, meaning its `threshold` entry ("dsn3d")."""
+    entries = set(ok["entry"])
+    if name in entries:
+        return name
+    alone = f"{name} + {BASELINE}"
+    return alone if alone in entries else None
+
+
+def _comparison_pairs(ok: pd.DataFrame, comparisons) -> tuple[list[tuple[Comparison, str, str]], list[str]]:
+    pairs, unanswered = [], []
+    known = ", ".join(repr(e) for e in dict.fromkeys(ok["entry"]))
+    for comparison in comparisons:
+        a, b = resolve_entry(ok, comparison.a), resolve_entry(ok, comparison.b)
+        bad = [f"{side} = {name!r}" for side, name, entry in (("a", comparison.a, a), ("b", comparison.b, b))
+               if entry is None]
+        if bad:
+            unanswered.append(f"{comparison.key}: {' and '.join(bad)} is not an entry with successful rows in "
+                              f"this run (entries: {known or 'none'}).")
+        elif a == b:
+            unanswered.append(f"{comparison.key}: a and b are the same entry ({a!r}).")
+        else:
+            pairs.append((comparison, a, b))
+    return pairs, unanswered
+
+
+def parse_comparisons(report_config) -> list[Comparison]:
+    """The `[[report.compare]]` questions of a run's config (`config.json`'s "report" table)."""
+    compare = (report_config or {}).get("compare") or []
+    return [Comparison(str(item["a"]), str(item["b"]), f"report.compare[{i}]") for i, item in enumerate(compare)]
+
+
+def findings(ok: pd.DataFrame, claims=PAPER_CLAIMS, alpha: float = ALPHA, comparisons=()) -> Findings:
+    """Test every claim this run can test, the user's `comparisons` and every refinement's gain,
+    as one Holm family.
 
     `ok` holds successful rows with `entry`, `method`, `postprocessor`, `method_label` and
     `pp_label` columns (`run_data.load_run(...).ok`). A comparison shared by a claim and a gain
@@ -187,10 +267,14 @@ def findings(ok: pd.DataFrame, claims=PAPER_CLAIMS, alpha: float = ALPHA) -> Fin
             skipped.append(f"{claim.source}: {claim.text}. Not tested: "
                            f"{reason or 'no case was scored by both entries'}.")
         claim_rows += [(claim, a, b) for a, b in pairs]
+    compare_rows, unanswered = _comparison_pairs(ok, comparisons)
+    for comparison, a, b in [row for row in compare_rows if not compare(row[1], row[2])["n_cases"]]:
+        unanswered.append(f"{comparison.key}: {a!r} and {b!r} have no case in common.")
+    compare_rows = [row for row in compare_rows if tested[(row[1], row[2])]["n_cases"]]
     gain_rows = [(a, b) for a, b in _gain_pairs(ok) if compare(a, b)["n_cases"]]
 
     family: dict[frozenset, float] = {}
-    for (a, b) in [(a, b) for _, a, b in claim_rows] + gain_rows:
+    for (a, b) in [(a, b) for _, a, b in claim_rows] + [(a, b) for _, a, b in compare_rows] + gain_rows:
         family.setdefault(frozenset((a, b)), tested[(a, b)]["p_value"])
     adjusted = dict(zip(family, stats.holm(list(family.values()))))
     m = len(family)
@@ -198,15 +282,21 @@ def findings(ok: pd.DataFrame, claims=PAPER_CLAIMS, alpha: float = ALPHA) -> Fin
     records = []
     for claim, a, b in claim_rows:
         test, p_holm = tested[(a, b)], float(adjusted[frozenset((a, b))])
-        verdict = claim_verdict(test["n_cases"], test["mean_diff"], p_holm, m, alpha)
+        verdict = claim_verdict(test["n_untied"], test["mean_diff"], p_holm, m, alpha)
         records.append({"source": claim.source, "claim": claim.text, "entry_a": a, "entry_b": b, **test,
                         "p_holm": p_holm, "verdict": verdict, "paper": claim.paper})
+    own = []
+    for _, a, b in compare_rows:
+        test, p_holm = tested[(a, b)], float(adjusted[frozenset((a, b))])
+        own.append({"entry_a": a, "entry_b": b, **test, "p_holm": p_holm,
+                    "verdict": compare_verdict(test["n_untied"], test["mean_diff"], p_holm, m, alpha)})
     gains = []
     for a, b in gain_rows:
         test, p_holm = tested[(a, b)], float(adjusted[frozenset((a, b))])
         labels_a, labels_b = ok[ok["entry"] == a].iloc[0], ok[ok["entry"] == b].iloc[0]
         gains.append({"method": labels_a["method_label"], "postprocessor": labels_a["pp_label"],
                       "baseline": labels_b["pp_label"], **test, "p_holm": p_holm,
-                      "verdict": gain_verdict(test["n_cases"], test["mean_diff"], p_holm, m, alpha)})
+                      "verdict": gain_verdict(test["n_untied"], test["mean_diff"], p_holm, m, alpha)})
     return Findings(pd.DataFrame.from_records(records, columns=CLAIM_COLUMNS),
-                    pd.DataFrame.from_records(gains, columns=GAIN_COLUMNS), skipped, m, alpha)
+                    pd.DataFrame.from_records(own, columns=COMPARE_COLUMNS),
+                    pd.DataFrame.from_records(gains, columns=GAIN_COLUMNS), skipped, unanswered, m, alpha)

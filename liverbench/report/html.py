@@ -10,6 +10,9 @@ from pathlib import Path
 
 from liverbench.report.document import Document, Section, Table
 
+# Columns of long free text: wrapped inside the cell rather than widening the table.
+WRAPPED = ("Error", "Case ids")
+
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2937; margin: 0;
        background: #f8fafc; }
@@ -18,12 +21,22 @@ h1 { font-size: 26px; margin: 8px 0 12px; } h2 { font-size: 20px; margin-top: 36
      border-bottom: 2px solid #e2e8f0; padding-bottom: 4px; } h3 { font-size: 16px; margin-top: 24px; }
 h4 { font-size: 14px; margin: 18px 0 6px; }
 ul.summary { background: #fff; border: 1px solid #e2e8f0; border-radius: 6px; padding: 12px 28px; }
-.table-wrap { overflow-x: auto; margin: 8px 0 4px; }
-table { border-collapse: collapse; background: #fff; font-size: 13px; font-variant-numeric: tabular-nums; }
+/* A wide table scrolls inside its box, never the page; a shadow at the box's edge shows that
+   more of it lies that way (a headless or overlay scrollbar may not show). */
+.table-wrap { overflow-x: auto; max-width: 100%; margin: 8px 0 4px; scrollbar-width: thin;
+              scrollbar-color: #94a3b8 #f1f5f9;
+              background: linear-gradient(to right, #fff 30%, rgba(255,255,255,0)),
+                          linear-gradient(to right, rgba(255,255,255,0), #fff 70%) 100% 0,
+                          radial-gradient(farthest-side at 0 50%, rgba(15,23,42,.28), rgba(15,23,42,0)),
+                          radial-gradient(farthest-side at 100% 50%, rgba(15,23,42,.28), rgba(15,23,42,0)) 100% 0;
+              background-repeat: no-repeat; background-size: 40px 100%, 40px 100%, 16px 100%, 16px 100%;
+              background-attachment: local, local, scroll, scroll; }
+table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; }
 th, td { border-bottom: 1px solid #e5e7eb; padding: 4px 8px; text-align: right; white-space: nowrap; }
 th { background: #f1f5f9; border-bottom: 2px solid #cbd5e1; }
-td.text, th.text { text-align: left; } td.error { white-space: normal; max-width: 640px; text-align: left; }
+td.text, th.text { text-align: left; } td.wrap { white-space: normal; min-width: 240px; max-width: 640px;
+                                                 text-align: left; }
 tr.average td { font-weight: 700; border-top: 2px solid #94a3b8; }
 tbody tr:hover { background: #f8fafc; }
 p.note { color: #475569; font-size: 12.5px; margin: 4px 0 14px; max-width: 980px; }
@@ -55,7 +68,7 @@ def table(t: Table) -> str:
         css = ' class="average"' if t.bold_last_row and i == len(rows) - 1 else ""
         cells = []
         for header, value, tc in zip(headers, row, text_columns):
-            cls = "error" if header == "Error" else ("text" if tc else "num")
+            cls = "wrap" if header in WRAPPED else ("text" if tc else "num")
             cells.append(f'<td class="{cls}">{e(value)}</td>')
         out.append(f"<tr{css}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")

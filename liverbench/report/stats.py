@@ -17,20 +17,24 @@ from scipy import stats
 
 N_BOOTSTRAP = 2000
 CONFIDENCE = 0.95
+# Below this many cases a percentile bootstrap has so few distinct resamples that its interval
+# says more about the resampling than about the population: no interval is given.
+MIN_BOOTSTRAP_CASES = 5
 
 
 def paired_wilcoxon(x: np.ndarray, y: np.ndarray) -> dict:
     """Two-sided Wilcoxon signed-rank test of x against y (paired, NaN pairs dropped).
 
     Identical samples give p = 1 (no evidence of a difference) rather than scipy's
-    degenerate-variance warning; fewer than one pair gives NaN (shown as missing).
+    degenerate-variance warning; fewer than one pair gives NaN (shown as missing). `n_untied`
+    counts the pairs the test uses: tied pairs (difference 0) drop out of the signed-rank test.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     diff = x - y
-    result = {"n": int(len(diff)), "mean_diff": float(diff.mean()) if len(diff) else np.nan,
-              "statistic": np.nan, "p_value": np.nan}
+    result = {"n": int(len(diff)), "n_untied": int(np.count_nonzero(diff)),
+              "mean_diff": float(diff.mean()) if len(diff) else np.nan, "statistic": np.nan, "p_value": np.nan}
     if len(diff) == 0:
         return result
     if np.all(diff == 0):
@@ -53,12 +57,12 @@ def mean_difference_ci(diff, seed=0, n_boot: int = N_BOOTSTRAP,
                        confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of paired differences (cases resampled).
 
-    Fewer than two differences give no interval (NaN, NaN); differences that are all equal
-    give a zero-width one (scipy would warn about a degenerate distribution).
+    Fewer than `MIN_BOOTSTRAP_CASES` differences give no interval (NaN, NaN); differences that
+    are all equal give a zero-width one (scipy would warn about a degenerate distribution).
     """
     diff = np.asarray(diff, float)
     diff = diff[np.isfinite(diff)]
-    if len(diff) < 2:
+    if len(diff) < MIN_BOOTSTRAP_CASES:
         return np.nan, np.nan
     if np.ptp(diff) == 0:
         return float(diff[0]), float(diff[0])
@@ -107,15 +111,16 @@ def bootstrap_ci(matrix: pd.DataFrame, n_boot: int = N_BOOTSTRAP, seed: int = 0,
     """Percentile bootstrap CI of each entry's mean score over its own successful cases.
 
     scipy's percentile bootstrap, seeded per entry; BCa is not used because with the handful
-    of test cases typical here it is often degenerate. One case gives no interval (missing).
+    of test cases typical here it is often degenerate. Fewer than `MIN_BOOTSTRAP_CASES` cases
+    give no interval (missing).
     """
     records = []
     for position, entry in enumerate(matrix.columns):
         scores = matrix[entry].dropna().to_numpy(float)
         low = high = np.nan
-        if len(scores) >= 2 and np.ptp(scores) == 0:
+        if len(scores) >= MIN_BOOTSTRAP_CASES and np.ptp(scores) == 0:
             low = high = float(scores[0])
-        elif len(scores) >= 2:
+        elif len(scores) >= MIN_BOOTSTRAP_CASES:
             result = stats.bootstrap((scores,), np.mean, n_resamples=n_boot, confidence_level=confidence,
                                      method="percentile", rng=np.random.default_rng([seed, position]))
             low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)

@@ -118,10 +118,40 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
         records,
         columns=["entry", "method", "postprocessor", "n_cases", "n_failed", *metrics, "runtime_s"],
     )
+    # Entries scored on different cases are never ranked together: each is ranked within its
+    # case set (the cases it has a successful result for), the largest set first.
+    case_set = _case_set_labels(values, board["entry"])
+    board.insert(3, "case_set", [case_set.get(e, "") for e in board["entry"]])
+    order = {label: i for i, label in enumerate(sorted(set(case_set.values())))}
+    board["_set"] = board["case_set"].map(order).fillna(len(order))
     # Rank ties share the better rank ("min"): identical masks from two refinements tie.
-    board = board.sort_values([SCORE, "entry"], ascending=[False, True], na_position="last", kind="mergesort")
-    board.insert(0, "rank", board[SCORE].rank(ascending=False, method="min"))
-    return board.reset_index(drop=True)
+    board = board.sort_values(["_set", SCORE, "entry"], ascending=[True, False, True], na_position="last",
+                              kind="mergesort")
+    board.insert(0, "rank", board.groupby("_set")[SCORE].rank(ascending=False, method="min"))
+    return board.drop(columns="_set").reset_index(drop=True)
+
+
+def _case_set_labels(values: pd.DataFrame, entries) -> dict[str, str]:
+    """entry -> 'A', 'B', ...: one letter per distinct set of successfully scored cases, the
+    largest set first (ties by their first case id)."""
+    sets = {entry: frozenset(values.loc[values["entry"] == entry, "case_id"]) for entry in entries}
+    distinct = sorted({s for s in sets.values() if s}, key=lambda s: (-len(s), sorted(s)))
+    letters = {s: _letter(i) for i, s in enumerate(distinct)}
+    return {entry: letters[s] for entry, s in sets.items() if s}
+
+
+def _letter(i: int) -> str:
+    return chr(ord("A") + i) if i < 26 else f"S{i + 1}"
+
+
+def case_sets(board: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
+    """One row per case set of the leaderboard: its letter, how many cases and entries, the case ids."""
+    values = per_case_values(ok)
+    records = []
+    for label, group in board[board["case_set"] != ""].groupby("case_set", sort=True):
+        ids = sorted(set(values.loc[values["entry"].isin(group["entry"]), "case_id"]))
+        records.append({"case_set": label, "n_cases": len(ids), "n_entries": len(group), "case_ids": ", ".join(ids)})
+    return pd.DataFrame.from_records(records, columns=["case_set", "n_cases", "n_entries", "case_ids"])
 
 
 def distribution(ok: pd.DataFrame, order: list[str]) -> pd.DataFrame:

@@ -58,3 +58,39 @@ def test_report_renders_with_tables_and_decoded_figures(tmp_path):
     result = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,2200", report.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# Measures the layout at the window's width: the page must not scroll sideways; each table's
+# box stays inside the page, and a table wider than its box scrolls inside it.
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const width = document.documentElement.clientWidth;
+  const wraps = Array.from(document.querySelectorAll(".table-wrap"));
+  const set = (k, v) => document.body.setAttribute("data-" + k, String(v));
+  set("viewport", width);
+  set("page", document.documentElement.scrollWidth);
+  set("wraps", wraps.length);
+  set("outside", wraps.filter(w => w.getBoundingClientRect().right > width + 1).length);
+  set("scrolling", wraps.filter(w => w.scrollWidth > w.clientWidth + 1 && getComputedStyle(w).overflowX === "auto").length);
+  set("wide", wraps.filter(w => w.firstElementChild.scrollWidth > w.clientWidth + 1).length);
+});
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on PATH")
+@pytest.mark.parametrize("width", [800, 1400])
+def test_wide_tables_scroll_inside_their_box(tmp_path, width):
+    run_dir = make_run(tmp_path, methods={"cnn3d": 2.0, "dsn3d": 4.0, "di2in": 3.0}, pps=("threshold", "densecrf"),
+                       n_cases=8, fail=(), trained=("cnn3d", "dsn3d", "di2in"), save_predictions=False)
+    report = Path(__import__("liverbench.report", fromlist=["build_report"]).build_report(run_dir, tmp_path / "out"))
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", LAYOUT_PROBE + "</body>"), encoding="utf-8")
+    dom = _chromium(tmp_path, f"--window-size={width},1600", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+
+    def value(key: str) -> int:
+        return int(re.search(rf'data-{key}="(\d+)"', dom.stdout).group(1))
+
+    assert value("viewport") <= width and value("page") == value("viewport")  # no sideways page scroll
+    assert value("wraps") >= 8 and value("outside") == 0
+    assert value("wide") >= 1 and value("scrolling") == value("wide")  # every wide table scrolls in its box

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -108,13 +109,75 @@ def test_eval_folder_against_folder_and_dataset(tmp_path, capsys):
     assert main(["eval", "--pred", str(pred), "--ref", str(ref), "--out", str(out_csv)]) == EXIT_OK
     text = capsys.readouterr().out
     assert "eng-000" in text and "mean (3)" in text and "VOE %" in text
+    assert "HD95 mm" in text and "NSD@1mm" in text and "summary.json" in text
     df = pd.read_csv(out_csv)
-    assert len(df) == 3 and (df["status"] == "ok").all() and (df["voe"] > 0).all() and (df["dice"] < 1).all()
+    assert list(df["case_id"]) == ["eng-000", "eng-001", "eng-002", "mean"] and df["status"].iloc[-1] == "summary"
+    cases = df[df["status"] == "ok"]
+    assert len(cases) == 3 and (cases["voe"] > 0).all() and (cases["dice"] < 1).all()
+    assert df["voe"].iloc[-1] == pytest.approx(cases["voe"].mean())
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    import liverbench
+
+    assert summary["liverbench_version"] == liverbench.__version__
+    assert (summary["convention"], summary["nsd_tolerance_mm"], summary["n_ok"]) == ("sliver07", 1.0, 3)
+    assert summary["mean"]["hd95"] == pytest.approx(cases["hd95"].mean())
+    assert summary["std"]["dice"] == pytest.approx(cases["dice"].std(ddof=1))
+    assert summary["median"]["asd"] == pytest.approx(cases["asd"].median())
+    assert [c["case_id"] for c in summary["cases"]] == ["eng-000", "eng-001", "eng-002"]
+    df = df[df["status"] == "ok"].reset_index(drop=True)
     # the same against the registered dataset's own masks
     out_pq = tmp_path / "scores.parquet"
     assert main(["eval", "--pred", str(pred), "--ref", "eng-phantoms", "--ref-params", '{"n_cases": 3}',
                  "--out", str(out_pq)]) == EXIT_OK
-    pd.testing.assert_series_equal(pd.read_parquet(out_pq)["voe"], df["voe"], check_names=False)
+    pd.testing.assert_series_equal(pd.read_parquet(out_pq)["voe"].iloc[:3], df["voe"], check_names=False)
+
+
+def test_eval_label_maps_empty_references_and_whole_errors(tmp_path, capsys):
+    from liverbench.io import write_volume
+
+    ds, pred, ref = _masks(tmp_path)
+    # LiTS-style reference label maps: liver 1, a "tumour" 2 inside it
+    labelled = tmp_path / "labelled"
+    labelled.mkdir()
+    for cid in ds.case_ids():
+        mask = ds.load(cid).mask
+        labels = mask.array.astype(np.uint8)
+        z = np.argwhere(labels)[:, 0]
+        labels[(labels == 1) & (np.arange(labels.shape[0])[:, None, None] <= np.median(z))] = 2
+        write_volume(mask.with_array(labels), labelled / f"{cid}.nii.gz")
+    assert main(["eval", "--pred", str(pred), "--ref", str(labelled)]) == EXIT_INPUT  # not binary: refused
+    assert "label map" in capsys.readouterr().out
+    out_csv = tmp_path / "liver.csv"
+    assert main(["eval", "--pred", str(pred), "--ref", str(labelled), "--label", "1+", "--out", str(out_csv)]) == EXIT_OK
+    df = pd.read_csv(out_csv)
+    assert (df.loc[df["status"] == "ok", "dice"] == 1.0).all()  # labels >= 1 is the whole liver
+    assert json.loads((tmp_path / "summary.json").read_text())["reference_labels"] == "labels >= 1"
+    capsys.readouterr()
+    assert main(["eval", "--pred", str(pred), "--ref", str(labelled), "--label", "1"]) == EXIT_OK
+    assert "mean (3)" in capsys.readouterr().out
+    assert main(["eval", "--pred", str(pred), "--ref", str(labelled), "--label", "liver"]) == EXIT_USAGE
+    assert "--label 'liver'" in capsys.readouterr().err
+    # an empty reference is scored under the convention, with a note saying so
+    empty = ds.load("eng-001").mask
+    write_volume(empty.with_array(np.zeros_like(empty.array, np.uint8)), ref / "eng-001.nii.gz")
+    assert main(["eval", "--pred", str(pred), "--ref", str(ref)]) == EXIT_OK
+    assert "note: case eng-001: " in capsys.readouterr().out
+
+
+def test_eval_console_shows_whole_errors():
+    from liverbench.report.console import sliver07_table
+
+    error = "case 'x': " + "a long explanation of what is wrong " * 6 + "\nsecond line: the file to fix"
+    text = sliver07_table(pd.DataFrame([{"case_id": "x", "status": "failed", "error": error}]))
+    assert "second line: the file to fix" in text and error.splitlines()[0] in text
+
+
+def test_version(capsys):
+    import liverbench
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"liverbench {liverbench.__version__}"
 
 
 def test_eval_input_errors_exit_3(tmp_path, capsys):
@@ -141,7 +204,7 @@ def test_eval_only_present_scores_the_submitted_cases(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "mean (2)" in captured.out and "eng-001" in captured.err and "not scored" in captured.err
     df = pd.read_csv(out_csv)
-    assert sorted(df["case_id"]) == ["eng-000", "eng-002"] and (df["status"] == "ok").all()
+    assert list(df["case_id"]) == ["eng-000", "eng-002", "mean"] and (df["status"].iloc[:2] == "ok").all()
     for p in pred.iterdir():
         p.unlink()
     capsys.readouterr()
@@ -221,6 +284,51 @@ def test_progress_plain_lines_eta_and_quiet():
     t[0] = 602.0
     p.update(1)
     assert slow_start.getvalue().splitlines()[-1].endswith("ETA 0:16")
+
+
+def test_progress_eta_counts_fits_and_shows_what_a_fit_reports():
+    import io
+
+    from liverbench.progress import Progress
+
+    t = [0.0]
+    stream = io.StringIO()
+    p = Progress(8, stream=stream, interval=0.0, clock=lambda: t[0])
+    p.add_fits(2)
+    t[0] = 30.0
+    p.report("dsn3d fold 0 seed 0", 100, 400, "iterations")  # a quarter in 30 s: 90 s to go
+    last = stream.getvalue().splitlines()[-1]
+    assert "fits 0/2" in last and "ETA > 1:30" in last and "| dsn3d fold 0 seed 0: 100/400 iterations" in last
+    t[0] = 120.0
+    p.fit_done("dsn3d fold 0 seed 0")  # one fit per 120 s: the other needs 120 s more
+    last = stream.getvalue().splitlines()[-1]
+    assert "fits 1/2" in last and "ETA > 2:00" in last and "iterations" not in last
+    p.update(1)
+    t[0] = 130.0
+    p.update(1)  # 10 s per row, 6 rows left: 60 s; the other fit: 130 s per fit done so far
+    assert p.eta() == pytest.approx(130.0 / 1 * 1 + 60.0)
+    t[0] = 200.0
+    p.fit_done()
+    assert p._fits_eta() == 0.0 and stream.getvalue().splitlines()[-1].startswith("[######------------------] fits 2/2")
+
+
+def test_fit_progress_reaches_the_bar_through_the_work_directory(tmp_path):
+    import io
+
+    from liverbench.fit_progress import FileReporter, Watcher, read
+    from liverbench.progress import Progress
+
+    report = FileReporter(tmp_path, every=0.0)
+    report(3, 10, "epoch 3")
+    assert read(tmp_path) == {"done": 3.0, "total": 10.0, "message": "epoch 3"}
+    stream = io.StringIO()
+    bar = Progress(4, stream=stream, interval=0.0)
+    watcher = Watcher(bar)
+    watcher.watch("cnn3d fold 0 seed 0", tmp_path)
+    watcher.watch("gone", tmp_path / "stored-already")  # the folder went with the stored model
+    watcher.poll()
+    assert "| cnn3d fold 0 seed 0: 3/10 epoch 3" in stream.getvalue()
+    assert read(tmp_path / "stored-already") is None
 
 
 def test_tune_refinement_command(tmp_path, capsys):

@@ -105,6 +105,20 @@ def test_defaults_resolved_and_threshold_added(tmp_path):
     assert [pp.name for pp in cfg.postprocessors] == ["threshold"]
     assert cfg.metrics.as_dict() == {"convention": "sliver07", "nsd_tolerance_mm": 1.0, "refs": None}
     json.dumps(cfg.to_dict())  # the resolved config is what config.json stores
+    assert cfg.to_dict()["report"] == {"compare": [], "link_figures": True, "figures_note": ""}
+
+
+def test_report_table_reaches_config_json(tmp_path):
+    cfg = load_config(write(tmp_path, BASE + '''
+[report]
+link_figures = false
+figures_note = "run make real"
+[[report.compare]]
+a = "cfg-seg + largest-component"
+b = "cfg-seg"
+'''))
+    assert cfg.to_dict()["report"] == {"compare": [{"a": "cfg-seg + largest-component", "b": "cfg-seg"}],
+                                       "link_figures": False, "figures_note": "run make real"}
 
 
 def test_overrides_parse_toml_values(tmp_path):
@@ -139,9 +153,16 @@ def test_override_errors_name_the_key():
     ("[metrics]\nnsd_tolerance_mm = -1", "metrics.nsd_tolerance_mm"),
     ("[metrics]\nrefs = { voe = 6.4, dice = 1.0 }", "metrics.refs.dice"),
     ("colour = 'blue'", "colour"),
+    ("[[report.compare]]\na = 'x'", "report.compare[0]: missing key 'b'"),
+    ("[[report.compare]]\na = 'x'\nb = ''", "report.compare[0].b"),
+    ("[[report.compare]]\na = 'x'\nb = 'x'", "report.compare[0]: a and b"),
+    ("[[report.compare]]\na = 'x'\nbb = 'y'", "report.compare[0].bb"),
+    ("[report]\nlink_figures = 'no'", "report.link_figures"),
 ])
 def test_invalid_values_name_the_key(tmp_path, extra, key):
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    import re
+
+    with pytest.raises(ConfigError, match=re.escape(key)):
         load_config(write(tmp_path, extra + "\n" + BASE if not extra.startswith("[") else BASE + "\n" + extra))
 
 

@@ -102,8 +102,8 @@ def test_the_terminal_table_shows_it_beside_dice(with_hd99, tmp_path):
     rows = ResultStore(make_run(tmp_path, save_predictions=False)).rows()
     text = console.sliver07_table(rows[(rows["method"] == "good") & (rows["postprocessor"] == "threshold")])
     head, _, first, *_ = text.splitlines()
-    assert head.endswith("    Dice HD99 mm   Score")
-    assert re.fullmatch(r"\d+\.\d", first.split()[-2])  # one decimal, as declared
+    assert head.endswith("    Dice  HD99 mm  HD95 mm     NSD   Score")
+    assert re.fullmatch(r"\d+\.\d", first.split()[-4])  # one decimal, as declared
 
 
 def test_tuning_ranks_it_by_its_declared_direction(with_hd99):

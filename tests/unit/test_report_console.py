@@ -23,16 +23,18 @@ def _frame() -> pd.DataFrame:
 def test_dice_sits_between_the_five_measures_and_the_total():
     lines = sliver07_table(_frame()).splitlines()
     head = lines[0].split()
-    assert head[-2:] == ["Dice", "Score"] and head.index("Dice") > head.index("MaxD")
+    assert head[-5:] == ["Dice", "HD95", "mm", "NSD", "Score"]
+    assert head.index("Dice") > head.index("MaxD")
     first = lines[2].split()
-    assert first[0] == "a" and first[-2:] == ["0.900", "70.0"]
+    assert first[0] == "a" and first[-1] == "70.0" and first[-4] == "0.900"
     mean = lines[-1].split()
-    assert mean[:2] == ["mean", "(2)"] and mean[-2:] == ["0.905", "70.5"]  # the failed case is left out
+    assert mean[:2] == ["mean", "(2)"] and mean[-1] == "70.5" and mean[-4] == "0.905"  # the failed case is left out
 
 
-def test_long_case_ids_keep_the_columns_aligned_and_failures_show_the_first_error_line():
+def test_long_case_ids_keep_the_columns_aligned_and_failures_show_the_whole_error():
     lines = sliver07_table(_frame()).splitlines()
     numeric = [lines[2], lines[3], lines[-1]]
     assert len({len(line) for line in numeric}) == 1 and len(lines[0]) == len(lines[2])
     assert "FAILED: InputError: mask on another grid" in lines[4] and "more" not in lines[4]
+    assert "more" in lines[5] and lines[5].startswith(" ")  # the rest follows, indented, never cut off
     assert "nan" not in "\n".join(lines).lower()

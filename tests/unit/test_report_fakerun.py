@@ -71,10 +71,11 @@ def fake_metrics(rng: np.random.Generator, quality: float) -> dict:
 def make_run(root: Path, *, methods: dict[str, float] | None = None, pps=("threshold", "largest-component"),
              case_ids: list[str] | None = None, n_cases: int = 6, save_predictions: bool = True,
              fail=(("bad", "threshold", 2),), name: str = "fake",
-             trained: tuple[str, ...] = ("good",), tuned: tuple[str, ...] = ()) -> Path:
+             trained: tuple[str, ...] = ("good",), tuned: tuple[str, ...] = (), report: dict | None = None) -> Path:
     """Write a run directory under `root` and return it. `methods` maps method name -> quality;
     `fail` lists (method, post-processor, case index) rows that failed; `tuned` names the
-    post-processors tuned per model (each method gets its own stored parameters)."""
+    post-processors tuned per model (each method gets its own stored parameters); `report` is
+    the config's [report] table."""
     registry.register("dataset", DATASET, BlobDataset, replace=True)
     methods = methods if methods is not None else {"good": 4.0, "bad": 1.0}
     dataset = BlobDataset(n_cases=n_cases, case_ids=case_ids)
@@ -84,7 +85,7 @@ def make_run(root: Path, *, methods: dict[str, float] | None = None, pps=("thres
     store.write_config({"name": name, "dataset": {"name": DATASET, "params": {"n_cases": n_cases, "case_ids": case_ids}},
                         "split": {"kind": "fixed", "seed": 0},
                         "postprocessors": [{"name": pp, "params": {}, "tune": pp in tuned, "metric": "score"}
-                                           for pp in pps]})
+                                           for pp in pps], **({"report": report} if report else {})})
     store.write_manifest({"environment": {"host": "test", "python": "3.11"}})
     rng = np.random.default_rng(1234)
     n = 0

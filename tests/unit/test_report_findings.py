@@ -40,10 +40,10 @@ def test_smallest_n_follows_the_exact_signed_rank_bound():
 
 @pytest.mark.parametrize("n, diff, p_holm, family, expected", [
     (36, +2.0, 0.001, 17, fd.REPRODUCED),
-    (36, -2.0, 0.001, 17, fd.NOT_REPRODUCED),  # significant, but the other way round
-    (36, +2.0, 0.20, 17, fd.NOT_REPRODUCED),  # could have been shown, was not
+    (36, -2.0, 0.001, 17, fd.CONTRADICTED),  # significant, but the other way round
+    (36, +2.0, 0.20, 17, fd.NOT_SIGNIFICANT),  # could have been shown, was not
     (36, +2.0, 0.0499, 17, fd.REPRODUCED),
-    (36, +2.0, 0.05, 17, fd.NOT_REPRODUCED),  # the threshold is strict
+    (36, +2.0, 0.05, 17, fd.NOT_SIGNIFICANT),  # the threshold is strict
     (9, +9.0, 0.001, 17, fd.INCONCLUSIVE),  # 9 cases cannot beat a family of 17 (whatever p says)
     (1, +9.0, 1.0, 1, fd.INCONCLUSIVE),
 ])
@@ -54,8 +54,9 @@ def test_claim_verdict(n, diff, p_holm, family, expected):
 def test_gain_verdict():
     assert fd.gain_verdict(20, +1.0, 0.01, 3) == fd.GAIN
     assert fd.gain_verdict(20, -1.0, 0.01, 3) == fd.LOSS
-    assert fd.gain_verdict(20, +1.0, 0.3, 3) == fd.NO_CHANGE
-    assert fd.gain_verdict(20, 0.0, 1.0, 3) == fd.NO_CHANGE
+    assert fd.gain_verdict(20, +1.0, 0.3, 3) == fd.NOT_SIGNIFICANT
+    assert fd.gain_verdict(20, 0.0, 1.0, 3) == fd.NOT_SIGNIFICANT
+    assert fd.compare_verdict(20, -1.0, 0.01, 3) == fd.B_BETTER and fd.compare_verdict(20, 1.0, 0.01, 3) == fd.A_BETTER
     assert fd.gain_verdict(5, +1.0, 0.01, 3) == fd.INCONCLUSIVE
 
 
@@ -83,8 +84,9 @@ def test_claims_with_known_answers_and_one_holm_family():
 
     crf_cnn = claims.loc["the CRF improves the plain 3D CNN"]
     assert crf_cnn["mean_diff"] == pytest.approx(-3.0) and crf_cnn["ci_low"] == crf_cnn["ci_high"] == -3.0
-    assert crf_cnn["verdict"] == fd.NOT_REPRODUCED  # significant, but a loss
-    assert claims.loc["the CRF improves the DSN", "verdict"] == fd.NOT_REPRODUCED  # no significant effect
+    assert crf_cnn["verdict"] == fd.CONTRADICTED  # significant, but a loss
+    assert claims.loc["the CRF improves the DSN", "verdict"] == fd.NOT_SIGNIFICANT  # no significant effect
+    assert set(result.claims["ci_kind"]) == {"unadjusted"}
     assert claims.loc["the CRF improves the DSN", "p_value"] > 0.5
 
     # The family: 3 claims tested (the two CRF ones are also refinement gains) -> 3 distinct tests.
@@ -96,7 +98,7 @@ def test_claims_with_known_answers_and_one_holm_family():
 
     gains = result.gains.set_index("method")
     assert set(gains.index) == {"cnn3d", "dsn3d"}  # intensity has no refinement
-    assert gains.loc["cnn3d", "verdict"] == fd.LOSS and gains.loc["dsn3d", "verdict"] == fd.NO_CHANGE
+    assert gains.loc["cnn3d", "verdict"] == fd.LOSS and gains.loc["dsn3d", "verdict"] == fd.NOT_SIGNIFICANT
     assert gains.loc["cnn3d", "p_holm"] == pytest.approx(claims.loc["the CRF improves the plain 3D CNN", "p_holm"])
 
     # Claims about methods the run lacks are skipped, naming what is missing.
@@ -147,12 +149,17 @@ def test_summary_counts_claims_and_their_variant_comparisons():
         variant = rows[adv].copy()
         variant["method_label"], variant["entry"] = f"di2in-adv {suffix}", f"di2in-adv {suffix} + threshold"
         variants.append(variant)
-    summary = _findings(pd.concat([rows[~adv], *variants], ignore_index=True)).paragraphs[0]
-    assert summary.startswith("Of the papers' 6 claims this run tested 1 in 2 comparisons (one per pair of "
-                              "variants): 0 reproduced, 0 not reproduced, 2 inconclusive (n too small).")
+    section = _findings(pd.concat([rows[~adv], *variants], ignore_index=True))
+    assert section.paragraphs[0] == ("This run answered 2 questions in one family; of the papers' 6 claims it "
+                                     "tested 1 in 2 comparisons (one per pair of variants): 2 inconclusive "
+                                     "(n too small).")
+    # the five claims it cannot test: one line, not five paragraphs
+    assert section.paragraphs[1] == ("5 of the papers' 6 claims need methods or refinements this run does not "
+                                     "have and are not shown.")
+    assert not any("Not tested" in p for p in section.paragraphs)
     single = _findings(rows).paragraphs[0]
-    assert single.startswith("Of the papers' 6 claims this run tested 1: 0 reproduced, 0 not reproduced, "
-                             "1 inconclusive (n too small).")
+    assert single == ("This run answered 1 question in one family; of the papers' 6 claims it tested 1: "
+                      "1 inconclusive (n too small).")
 
 
 def test_method_claims_compare_variants_with_the_same_parameters():
@@ -172,3 +179,58 @@ def test_method_claims_compare_variants_with_the_same_parameters():
     lone = variants[variants["method"] == "dsn3d"]
     result = fd.findings(pd.concat([rows[rows["method"] == "cnn3d"], lone], ignore_index=True))
     assert len(result.claims) == 1
+
+
+def test_tied_cases_do_not_count_towards_the_cases_needed():
+    # 36 cases, 29 identical: the signed-rank test uses 7 pairs, too few for a family of 2
+    # even though every untied case improves; counted by all 36 it would pass.
+    n = 36
+    base = _base(n)
+    refined = base.copy()
+    refined[:7] += 3.0
+    rows = _rows({("cnn3d", "threshold"): base, ("cnn3d", "largest-component"): refined,
+                  ("dsn3d", "threshold"): base + 2.0 + 0.01 * np.arange(n)})
+    result = fd.findings(rows)
+    gain = result.gains.iloc[0]
+    assert (gain["n_cases"], gain["n_untied"]) == (36, 7)
+    assert result.family_size == 2 and result.smallest_n == 7  # a family of 2 needs 7 untied cases
+    assert fd.too_few_cases(6, 2) and not fd.too_few_cases(7, 2)
+    # 7 untied pairs all positive: exact p = 2/2**7 = 0.0156, Holm x2 = 0.031 -> a gain
+    assert gain["verdict"] == fd.GAIN
+    refined[6] = base[6]  # now 6 untied: inconclusive whatever p says
+    gain = fd.findings(_rows({("cnn3d", "threshold"): base, ("cnn3d", "largest-component"): refined,
+                              ("dsn3d", "threshold"): base + 2.0 + 0.01 * np.arange(n)})).gains.iloc[0]
+    assert gain["n_untied"] == 6 and gain["verdict"] == fd.INCONCLUSIVE
+
+
+def test_no_bootstrap_ci_below_five_cases():
+    base = _base(12)
+    for n, has_ci in ((4, False), (5, True)):
+        partial = base + 4.0 + 0.1 * np.arange(12)
+        partial[n:] = np.nan
+        gain = fd.findings(_rows({("di2in", "threshold"): base, ("di2in", "graphcut"): partial})).gains.iloc[0]
+        assert gain["n_cases"] == n and np.isfinite(gain["ci_low"]) == has_ci
+
+
+def test_own_comparisons_join_the_family_and_bad_names_are_reported():
+    n = 16
+    base = _base(n)
+    rows = _rows({("intensity", "threshold"): base, ("intensity", "largest-component"): base + 0.5 * (np.arange(n) % 3),
+                  ("mine", "threshold"): base + 4.0 + 0.1 * np.arange(n)})
+    asked = fd.parse_comparisons({"compare": [{"a": "mine", "b": "intensity + largest-component"},
+                                              {"a": "mine + threshold", "b": "nosuch"}]})
+    result = fd.findings(rows, comparisons=asked)
+    assert len(result.comparisons) == 1 and result.family_size == 2  # the comparison + the one gain
+    own = result.comparisons.iloc[0]
+    assert (own["entry_a"], own["entry_b"]) == ("mine + threshold", "intensity + largest-component")
+    assert own["verdict"] == fd.A_BETTER and own["ci_kind"] == "unadjusted"
+    raw = [sps.wilcoxon(rows[rows.entry == a].score.to_numpy(), rows[rows.entry == b].score.to_numpy()).pvalue
+           for a, b in (("mine + threshold", "intensity + largest-component"),
+                        ("intensity + largest-component", "intensity + threshold"))]
+    assert own["p_holm"] == pytest.approx(holm(raw)[0])
+    assert result.unanswered == ["report.compare[1]: b = 'nosuch' is not an entry with successful rows in this run "
+                                 "(entries: 'intensity + threshold', 'intensity + largest-component', "
+                                 "'mine + threshold')."]
+    # the questions frame the forest plot draws: every tested question, in one frame
+    questions = result.questions()
+    assert list(questions["kind"]) == ["comparison", "gain"]

@@ -74,11 +74,15 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
     assert not stats.bootstrap_ci(matrix, seed=4).equals(first)
 
 
-def test_bootstrap_edge_cases_single_case_and_constant_scores():
-    matrix = pd.DataFrame({"one": [70.0, np.nan], "flat": [50.0, 50.0]}, index=["x", "y"])
+def test_bootstrap_edge_cases_few_cases_and_constant_scores():
+    matrix = pd.DataFrame({"four": [70.0, 60.0, 65.0, 75.0, np.nan], "flat": [50.0] * 5,
+                           "five": [70.0, 60.0, 65.0, 75.0, 72.0]}, index=list("vwxyz"))
     ci = stats.bootstrap_ci(matrix).set_index("entry")
-    assert ci.loc["one", "n_cases"] == 1 and np.isnan(ci.loc["one", "ci_low"])
+    assert ci.loc["four", "n_cases"] == 4 and np.isnan(ci.loc["four", "ci_low"])  # no CI below 5 cases
+    assert ci.loc["five", "ci_low"] < ci.loc["five", "ci_high"]
     assert ci.loc["flat", "ci_low"] == ci.loc["flat", "ci_high"] == 50.0
+    assert np.isnan(stats.mean_difference_ci([1.0, 2.0, 3.0, 4.0])[0])
+    assert stats.paired_wilcoxon([1, 2, 3, 4], [1, 2, 0, 0])["n_untied"] == 2
 
 
 def test_rank_stability_keeps_entries_with_missing_cases_and_ties_share_a_rank():

@@ -43,7 +43,8 @@ def test_leaderboard_ranks_by_mean_score_and_counts_failures(fake_run):
     ok = raw[raw.status == "ok"]
     means = ok.groupby(["method", "postprocessor"])["score"].mean().sort_values(ascending=False)
     assert [tuple(x) for x in board[["method", "postprocessor"]].to_numpy()] == list(means.index)
-    assert list(board["rank"]) == [1, 2, 3, 4]
+    # bad + threshold failed on one case: scored on 5 cases, it is ranked in a case set of its own
+    assert list(board["rank"]) == [1, 2, 3, 1] and list(board["case_set"]) == ["A", "A", "A", "B"]
     row = board.set_index("entry").loc["bad + threshold"]
     assert (row["n_cases"], row["n_failed"]) == (5, 1)
     assert row["score"] == pytest.approx(means[("bad", "threshold")])
@@ -56,6 +57,7 @@ def test_entry_without_successful_rows_is_listed_last_and_unranked(tmp_path):
     board = tables.leaderboard(load_run(run_dir).rows)
     assert board.iloc[-1]["entry"] == "bad + threshold"
     assert np.isnan(board.iloc[-1]["rank"]) and board.iloc[-1]["n_failed"] == 6
+    assert board.iloc[-1]["case_set"] == "" and set(board.iloc[:-1]["case_set"]) == {"A"}
 
 
 def test_distribution_view_matches_numpy(fake_run):
