@@ -162,7 +162,8 @@ def neural_variants(method, name: str, label: str, case, guard_mm: float, **extr
 
 
 def run_neural(name: str, params: dict, label: str, n_synth: int, n_wide: int, guard_mm: float, models: Path,
-               seed: int = 0) -> list[dict]:
+               seed: int = 0, held_out=None, save=None) -> list[dict]:
+    """`held_out`: only these folds (None: all four); `save(rows)` is called after every fold."""
     torch.set_num_threads(1)
     cls = get_segmenter(name)
     params = {"preset": "cpu", **params}
@@ -177,12 +178,16 @@ def run_neural(name: str, params: dict, label: str, n_synth: int, n_wide: int, g
             train += [wide.load(c) for c in wide.case_ids()]
         val = [synth.load(c) for c in fold["val"]]
         (held,) = fold["test"]
+        if held_out and held not in held_out:
+            continue
         print(f"{label}: fold {i + 1}/{len(folds)} (held out {held}; {len(train)} training cases)", flush=True)
         method, seconds = fit_or_load(cls, params, train, val, models / f"{name}-{key}" / held)
         rows += neural_variants(method, name, label, real.load(held), guard_mm, fit_seconds=seconds)
         if i == 0:  # the suite, with the first fold's model
             for case in suite_cases():
                 rows += neural_variants(method, name, label, case, guard_mm, fit_seconds=0.0)
+        if save is not None:
+            save(rows)  # a fold's rows are kept even if a later fold fails
     return rows
 
 
@@ -265,7 +270,8 @@ def main(argv=None) -> int:
     run.add_argument("--wide", type=int, default=0, help="extra training phantoms of the 'wide' preset (long fields of view)")
     run.add_argument("--guard-mm", type=float, default=30.0, help="distance of the far-component guard rows")
     run.add_argument("--models", default="runs/generalisation", help="where fitted models are kept (and reused)")
-    run.add_argument("--json", help="write the rows here (input of `compare`)")
+    run.add_argument("--json", help="write the rows here (input of `compare`; rewritten after every fold)")
+    run.add_argument("--held-out", nargs="+", help="neural methods: only these folds (default: all four real cases)")
     cmp_ = sub.add_parser("compare", help="per-case tables and the adoption verdict of CANDIDATE against REFERENCE")
     cmp_.add_argument("reference")
     cmp_.add_argument("candidate")
@@ -281,7 +287,8 @@ def main(argv=None) -> int:
         label = args.label or (args.method + "".join(f" {k}={v}" for k, v in params.items())
                                + (f" wide={args.wide}" if args.wide else ""))
         if getattr(get_segmenter(args.method), "trainable", False):
-            rows = run_neural(args.method, params, label, args.n_synth, args.wide, args.guard_mm, Path(args.models))
+            rows = run_neural(args.method, params, label, args.n_synth, args.wide, args.guard_mm, Path(args.models),
+                              held_out=args.held_out, save=lambda r: _write(args.json, r))
         else:
             rows = run_learning_free(args.method, params, label)
         _write(args.json, rows)
