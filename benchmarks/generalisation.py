@@ -60,17 +60,17 @@ from liverbench.registry import get_segmenter  # noqa: E402
 from liverbench.splits import make_splits  # noqa: E402
 
 # The stages of `intensity` and the parameter value that switches each off (baselines/intensity.py).
-INTENSITY_STAGES = {
-    "median filter": {"median": False},
-    "regrowth after the opening": {"regrow_steps": 0},
-    "closing of border lesions": {"closing_mm": 0.0},
-    "per-slice lesion fill": {"lesion_fill_mm": 0.0},
-    "dome rim": {"dome_gap_mm": 0.0},
-    "enclosed fat out": {"fat_max_hu": -1000.0},
-    "thin left-lobe parts": {"lobe_opening_mm": 0.0},
-    "cava out": {"cava_min_mm": 0.0},
-    "back muscles out": {"back_min_mm2": 0.0},
+INTENSITY_STAGES = {  # newest first: the later versions were the ones chosen on one or two scans
+    "back muscles out": {"back_min_mm2": 0.0},  # v8
+    "cava out": {"cava_min_mm": 0.0},  # v7
+    "dome rim": {"dome_gap_mm": 0.0},  # v6
     "native-grid border band": {"border_band_mm": 0.0},
+    "thin left-lobe parts": {"lobe_opening_mm": 0.0},  # v5
+    "enclosed fat out": {"fat_max_hu": -1000.0},  # v5
+    "per-slice lesion fill": {"lesion_fill_mm": 0.0},
+    "closing of border lesions": {"closing_mm": 0.0},
+    "regrowth after the opening": {"regrow_steps": 0},
+    "median filter": {"median": False},
 }
 METRICS = ("dice", "score", "voe", "rvd", "asd", "rmsd", "maxd")
 
@@ -279,7 +279,8 @@ def main(argv=None) -> int:
     cmp_.add_argument("--candidate-variant", help="compare the candidate's rows of another variant (e.g. guard)")
     cmp_.add_argument("--tolerance", type=float, default=0.001, help="a real case loses when its Dice drops by more")
     abl = sub.add_parser("ablate-intensity", help="every stage of the intensity baseline off in turn, against the whole")
-    abl.add_argument("--json", help="write every row here")
+    abl.add_argument("--json", help="write every row here (rewritten after every stage)")
+    abl.add_argument("--stages", type=int, default=len(INTENSITY_STAGES), help="only the first N stages (newest first)")
     args = ap.parse_args(argv)
 
     if args.command == "run":
@@ -310,7 +311,8 @@ def main(argv=None) -> int:
     # ablate-intensity
     rows = run_learning_free("intensity", {}, "intensity (all stages)")
     ablated = {}
-    for stage, params in INTENSITY_STAGES.items():
+    _write(args.json, rows)
+    for stage, params in list(INTENSITY_STAGES.items())[:args.stages]:
         print(f"without {stage}: {params}", flush=True)
         ablated[stage] = run_learning_free("intensity", params, f"without {stage}")
         rows += ablated[stage]
