@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.guard import GuardResult, apply_guard, far_component_guard
 from baselines.inference import infer, to_image_grid
 from baselines.training import (
     PatchSampler,
@@ -87,7 +88,16 @@ class NeuralSegmenter(Segmenter):
         "blend": Param(str, choices=("gaussian", "uniform")), "lr_gamma": Param(float, gt=0, le=1),
         "batch_norm": Param(bool), "balance": Param(str, choices=("case", "dataset")),
         "augment_noise": Param(float, ge=0, lt=1), "augment_zoom": Param(float, ge=0, lt=1),
+        "augment_hu_shift": Param(float, ge=0, lt=1), "augment_gamma": Param(float, ge=0, lt=1),
+        "augment_slices": Param(float, ge=0, lt=20), "augment_crop": Param(float, ge=0, lt=1),
+        "guard_mm": Param(float, ge=0),
     }
+    # Keys added by issue 29 (baselines.training.SUITE_AUGMENTATIONS_TOP and the far-component
+    # guard, baselines/guard.py): accepted, but filled in only when a run gives them, so the
+    # resolved params, and with them the fit keys, of every run made before stay as they were.
+    # Absent means off.
+    optional_keys: ClassVar[dict[str, float]] = {
+        "augment_hu_shift": 0.0, "augment_gamma": 0.0, "augment_slices": 0.0, "augment_crop": 0.0, "guard_mm": 0.0}
 
     default_preset: ClassVar[str] = "cpu"
 
@@ -102,7 +112,7 @@ class NeuralSegmenter(Segmenter):
             raise ParamError("preset", f"unknown preset {preset!r}; choose one of {', '.join(sorted(cls.presets))}",
                              f"{cls.name}.params")
         defaults = {"preset": preset, **copy.deepcopy(cls.presets[preset])}
-        return defaults, set(defaults)
+        return defaults, set(defaults) | set(cls.optional_keys)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -110,6 +120,11 @@ class NeuralSegmenter(Segmenter):
         self.net: nn.Module | None = None
         self._curves: list[dict[str, Any]] = []
         self.fit_info: dict[str, Any] = {}
+        self.last_guard: GuardResult | None = None  # the far-component guard on the last prediction
+
+    def option(self, key: str) -> float:
+        """An issue-29 key's value (absent: off)."""
+        return float(self.config.get(key, self.optional_keys[key]))
 
     # -- to be provided by each method --------------------------------------------------------
 
@@ -198,7 +213,9 @@ class NeuralSegmenter(Segmenter):
         volumes = prepare_cases(train, self.spacing, c["hu"], self.name, c["soft_labels"])
         val_volumes = prepare_cases(val, self.spacing, c["hu"], self.name, c["soft_labels"]) if val else []
         sampler = PatchSampler(volumes, self.patch, c["fg_fraction"], c["augment"], balance=c["balance"],
-                               noise=c["augment_noise"], zoom=c["augment_zoom"])
+                               noise=c["augment_noise"], zoom=c["augment_zoom"],
+                               hu_shift=self.option("augment_hu_shift"), gamma=self.option("augment_gamma"),
+                               slices_mm=self.option("augment_slices"), crop=self.option("augment_crop"))
         val_images = val_masks = None
         if val_volumes and c["val_patches"] > 0:
             # fixed validation patches (same every evaluation), drawn like training patches but
@@ -240,6 +257,14 @@ class NeuralSegmenter(Segmenter):
             overlap=c["overlap"],
             blend=c["blend"],
         )
+        self.last_guard = None
+        if self.option("guard_mm") > 0:
+            self.last_guard = far_component_guard(maps["prob"], prepared.spacing, self.option("guard_mm"))
+            if self.last_guard.keep is not None:
+                maps = apply_guard(maps, self.last_guard.keep)
+                if ctx.logger is not None:
+                    ctx.logger.info("%s: far-component guard took out %d working-grid voxels at P >= 0.5",
+                                    ctx.case_id or "image", self.last_guard.removed_voxels)
         maps = to_image_grid(maps, prepared.spacing, image.shape)
         prob = maps.pop("prob")
         return Prediction(prob=prob, extras=maps)

@@ -36,6 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+from scipy import ndimage as ndi
 from torch import nn
 
 from liverbench.errors import ConfigError, InputError
@@ -153,14 +154,23 @@ def prepare_cases(cases: Sequence[Case], spacing, hu, method: str, soft_labels: 
 
 BALANCES = ("case", "dataset")
 
+# The augmentations that cover the generalisation suite's axes (issue 29), and the bound of each:
+# augment_hu_shift: HU offset, +- this fraction of the HU window (0.1 = +-50 HU in a 500 HU one);
+# augment_gamma: contrast-phase change, window value ** exp(U(-g, g)) (soft tissue brighter or
+#   darker relative to each other, as between native, arterial and portal phases);
+# augment_slices: thicker slices, a z blur of a random FWHM in [0, this] mm;
+# augment_crop: probability that the patch's field of view ends at a random z inside it (image
+#   and target 0 beyond, as where a scan ends).
+SUITE_AUGMENTATIONS_TOP = {"augment_hu_shift": 1.0, "augment_gamma": 1.0, "augment_slices": 20.0, "augment_crop": 1.0}
+
 
 def check_sampling(config: Mapping[str, Any], method: str) -> None:
     """The PatchSampler keys of a resolved config; ConfigErrors name the method and the key."""
     if config["balance"] not in BALANCES:
         raise ConfigError(f"{method}: balance must be one of {', '.join(map(repr, BALANCES))}; got {config['balance']!r}")
-    for key, top in (("augment_noise", 1.0), ("augment_zoom", 1.0)):
-        value = config[key]
-        if not (isinstance(value, (int, float)) and 0.0 <= value < top):
+    for key, top in (("augment_noise", 1.0), ("augment_zoom", 1.0)) + tuple(SUITE_AUGMENTATIONS_TOP.items()):
+        value = config.get(key, 0.0)  # the issue-29 keys are present only when a run gives them
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < top):
             raise ConfigError(f"{method}: {key} must be a number in [0, {top:g}); got {value!r}")
 
 
@@ -181,11 +191,14 @@ class PatchSampler:
       a 500 HU window), for scanners noisier than the training data;
     - `zoom` cuts a region of a random size in [patch / (1 + zoom), patch * (1 + zoom)]
       (log-uniform, one factor for all axes) and resamples it to the patch: other voxel
-      spacings, body sizes and fields of view.
+      spacings, body sizes and fields of view;
+    - `hu_shift`, `gamma`, `slices_mm`, `crop`: HU calibration offsets, contrast-phase changes,
+      thicker slices and scan ends inside the patch (SUITE_AUGMENTATIONS_TOP says how each is drawn).
     """
 
     def __init__(self, volumes: Sequence[TrainingVolume], patch: Sequence[int], fg_fraction: float = 0.5,
-                 augment: bool = False, *, balance: str = "case", noise: float = 0.0, zoom: float = 0.0):
+                 augment: bool = False, *, balance: str = "case", noise: float = 0.0, zoom: float = 0.0,
+                 hu_shift: float = 0.0, gamma: float = 0.0, slices_mm: float = 0.0, crop: float = 0.0):
         if not volumes:
             raise InputError("no training volumes to sample patches from")
         if balance not in BALANCES:
@@ -195,6 +208,7 @@ class PatchSampler:
         self.fg_fraction = float(fg_fraction)
         self.augment = bool(augment)
         self.noise, self.zoom = float(noise), float(zoom)
+        self.hu_shift, self.gamma, self.slices_mm, self.crop = float(hu_shift), float(gamma), float(slices_mm), float(crop)
         self._fg = [np.flatnonzero(v.mask.ravel() >= 0.5) for v in self.volumes]  # liver-centred patches
         groups: dict[str, list[int]] = {}
         for i, v in enumerate(self.volumes):
@@ -228,10 +242,22 @@ class PatchSampler:
             image, mask = _resize(image, self.patch), np.clip(_resize(mask, self.patch), 0.0, 1.0)
         if self.augment:
             image = image * np.float32(1.0 + rng.uniform(-0.1, 0.1)) + np.float32(rng.uniform(-0.05, 0.05))
+        if self.slices_mm:
+            sigma = rng.uniform(0.0, self.slices_mm) / 2.355 / float(v.spacing[0])  # FWHM mm -> sigma voxels
+            if sigma > 0.1:
+                image = ndi.gaussian_filter1d(image, sigma, axis=0, mode="nearest")
+        if self.gamma:
+            image = np.clip(image, 0.0, 1.0) ** np.float32(np.exp(rng.uniform(-self.gamma, self.gamma)))
+        if self.hu_shift:
+            image = image + np.float32(rng.uniform(-self.hu_shift, self.hu_shift))
+        if self.crop and rng.random() < self.crop:
+            plane = int(rng.integers(1, image.shape[0]))
+            end = slice(plane, None) if rng.random() < 0.5 else slice(0, plane)
+            image[end], mask[end] = 0.0, 0.0
         if self.noise:
             sd = rng.uniform(0.0, self.noise)
             image = image + rng.normal(0.0, sd, image.shape).astype(np.float32)
-        return image, mask
+        return image.astype(np.float32, copy=False), mask
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(images, masks), each (n, 1, *patch) float32."""

@@ -15,6 +15,12 @@ Presets (`PRESETS`):
 | tiny | 48 x 48 x 32 | 7.3-9.4 (FOV 350-450) | 7-9 | 0.06 s CPU |
 | small | 96 x 96 x 48-64 | 3.65-4.7 (FOV 350-450) | 4-6 | 0.16 s CPU |
 | realistic | 512 x 512 x 36-300 | 0.5-0.9 | 0.7, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5 | 4-7 s CPU |
+| wide | 96 x 96 x 40-400 (200-520 mm, up to 200 mm above the liver) | 3.65-5.2 | 1-6 | training across fields of view |
+
+`generate_phantom(seed, preset, phase=..., hu_offset=...)` forces the contrast phase ("contrast",
+"native" or the late "arterial", which a seed never draws by itself) or adds a HU calibration
+offset; `preset` may also be a `Preset` made elsewhere. `liverbench.phantom.suite.SUITE` is the
+fixed generalisation suite built from these (issue 29; `benchmarks/generalisation.py`).
 
 What a seed decides (`anatomy.py`, `acquisition.py`):
 - anatomy (same at every preset): body outline with subcutaneous fat and wall muscle, spine

@@ -21,7 +21,8 @@ from liverbench.phantom.presets import Preset
 from liverbench.phantom.tissues import Tissue
 
 HU_MIN, HU_MAX = -1024, 3071
-PHASES = ("contrast", "native")
+PHASES = ("contrast", "native")  # what a seed draws (65 % / 35 %)
+ALL_PHASES = PHASES + ("arterial",)  # "arterial" only when asked for (generate_phantom(phase=...))
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ def tissue_hu(phase: str, rng: np.random.Generator) -> dict[Tissue, tuple[float,
     """Mean HU and smooth-texture amplitude (HU) of every tissue for one study."""
     T = Tissue
     u = rng.uniform
+    if phase == "arterial":
+        return _arterial_hu(rng)
     contrast = phase == "contrast"
     liver = u(92.0, 120.0) if contrast else u(46.0, 66.0)
     hu = {
@@ -81,6 +84,30 @@ def tissue_hu(phase: str, rng: np.random.Generator) -> dict[Tissue, tuple[float,
     return hu
 
 
+def _arterial_hu(rng: np.random.Generator) -> dict[Tissue, tuple[float, float]]:
+    """Late-arterial phase: the aorta, kidney cortex, spleen and pancreas bright, the liver barely
+    enhanced (the portal vein only beginning to fill, hepatic veins still dark), so the liver is
+    darker than in portal-venous scans and the spleen far brighter than it."""
+    hu = tissue_hu("contrast", rng)
+    T, u = Tissue, rng.uniform
+    liver = u(65.0, 85.0)
+    hu.update({
+        T.LIVER: (liver, u(4.0, 9.0)),
+        T.AORTA: (u(250, 380), 5.0),
+        T.HEART_BLOOD: (u(220, 340), 6.0),
+        T.IVC: (u(50, 80), 8.0),
+        T.KIDNEY_CORTEX: (u(200, 280), 8.0),
+        T.KIDNEY_MEDULLA: (u(60, 100), 8.0),
+        T.SPLEEN: (liver + u(40, 80), 12.0),
+        T.PANCREAS: (u(100, 135), 10.0),
+        T.PORTAL_VEIN: (liver + u(20, 50), 6.0),
+        T.HEPATIC_VEIN: (liver - u(10, 25), 6.0),
+        T.TUMOUR_HYPO: (liver - u(15, 40), 9.0),
+        T.TUMOUR_HYPER: (liver + u(40, 90), 9.0),
+    })
+    return hu
+
+
 def sample_acquisition(rng: np.random.Generator, preset: Preset, anatomy: Anatomy) -> Acquisition:
     lo, hi = preset.in_plane_spacing
     # Scanners reconstruct a field of view that holds the patient: pick pixels large enough for
@@ -95,16 +122,16 @@ def sample_acquisition(rng: np.random.Generator, preset: Preset, anatomy: Anatom
     nz = int(np.clip(round(rng.uniform(*preset.scan_length) / dz), n_min, n_max))
     length = nz * dz
 
-    # Scan range: from the lung bases down; in ~20 % of cases it deliberately ends inside the liver.
+    # Scan range: from the lung bases down; in ~20 % of cases (preset.cut_fraction) it deliberately ends inside the liver.
     bottom_liver, top_liver = anatomy.liver_z_range
     height = top_liver - bottom_liver
     r = rng.random()
-    if r < 0.1:
+    if r < preset.cut_fraction / 2:
         top = top_liver - rng.uniform(0.08, 0.3) * height
-    elif r < 0.2:
+    elif r < preset.cut_fraction:
         top = bottom_liver + rng.uniform(0.08, 0.3) * height + length
     else:
-        top = top_liver + rng.uniform(10.0, 60.0)
+        top = top_liver + rng.uniform(*preset.above_liver_mm)
     # Voxel centres span [top - length + dz/2, top - dz/2].
     z_centre = top - length / 2
     first, last = z_centre - (nz - 1) / 2 * dz, z_centre + (nz - 1) / 2 * dz

@@ -74,3 +74,43 @@ def test_config_checks_name_the_method_and_key():
     with pytest.raises(ConfigError, match=r"di2in\.params\.augment_noise: expected a number"):
         DI2IN(augment_noise="lots")
     assert DI2IN(balance="dataset", augment_zoom=0.2).config["balance"] == "dataset"
+
+
+def test_issue29_augmentations_off_draw_what_the_plain_sampler_draws_and_each_changes_the_patch():
+    rng_vol = np.random.default_rng(2)
+    vols = [TrainingVolume(f"c{i}", rng_vol.random((20, 24, 24), dtype=np.float32),
+                           (rng_vol.random((20, 24, 24)) > 0.5).astype(np.float32), (5.0,) * 3) for i in range(2)]
+    plain = PatchSampler(vols, (8, 16, 16), 0.5).sample(np.random.default_rng(4), 3)
+    off = PatchSampler(vols, (8, 16, 16), 0.5, hu_shift=0.0, gamma=0.0, slices_mm=0.0, crop=0.0).sample(
+        np.random.default_rng(4), 3)
+    assert all(np.array_equal(x, y) for x, y in zip(plain, off))
+    for option in ({"hu_shift": 0.1}, {"gamma": 0.3}, {"slices_mm": 10.0}, {"crop": 1.0}):
+        images, _ = PatchSampler(vols, (8, 16, 16), 0.5, **option).sample(np.random.default_rng(4), 3)
+        assert not np.array_equal(images, plain[0]), option
+
+
+def test_crop_ends_the_field_of_view_inside_the_patch_for_image_and_target():
+    vols = [volume(0.5, "synthetic")]
+    images, masks = PatchSampler(vols, (8, 8, 8), fg_fraction=1.0, crop=1.0).sample(np.random.default_rng(0), 30)
+    for image, mask in zip(images[:, 0], masks[:, 0]):
+        empty = ~image.any(axis=(1, 2))
+        assert 0 < empty.sum() < 8  # some slices cut, never all
+        assert not mask[empty].any()
+        edges = np.flatnonzero(np.diff(empty.astype(int)))
+        assert len(edges) == 1  # one contiguous end, at the top or the bottom
+
+
+def test_hu_shift_and_gamma_are_bounded_and_checked():
+    vols = [volume(0.5, "synthetic")]
+    images, _ = PatchSampler(vols, (8, 8, 8), hu_shift=0.1).sample(np.random.default_rng(0), 40)
+    means = images.reshape(40, -1).mean(axis=1)
+    assert means.min() >= 0.4 - 1e-6 and means.max() <= 0.6 + 1e-6 and np.ptp(means) > 0.1
+    images, _ = PatchSampler(vols, (8, 8, 8), gamma=0.5).sample(np.random.default_rng(0), 40)
+    values = images.reshape(40, -1)[:, 0]
+    assert values.min() >= 0.5 ** np.exp(0.5) - 1e-6 and values.max() <= 0.5 ** np.exp(-0.5) + 1e-6
+    good = {"balance": "case", "augment_noise": 0.0, "augment_zoom": 0.0}
+    check_sampling({**good, "augment_crop": 0.5, "augment_slices": 6.0}, "di2in")
+    with pytest.raises(ConfigError, match="dsn3d: augment_crop"):
+        check_sampling({**good, "augment_crop": 1.5}, "dsn3d")
+    with pytest.raises(ConfigError, match="augment_gamma"):
+        check_sampling({**good, "augment_gamma": True}, "di2in")
