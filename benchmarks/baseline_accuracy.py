@@ -81,12 +81,17 @@ def measure(case, model) -> dict:
             "voe": m["voe"], "rvd": m["rvd"], "asd": m["asd"], "rmsd": m["rmsd"], "maxd": m["maxd"], "seconds": seconds}
 
 
-def timing(model, repeats: int) -> float:
-    """Median predict seconds on ircadb1_01 edge-padded in z to 512x512x150 (in memory only)."""
+def timing_volume() -> Volume:
+    """ircadb1_01 edge-padded in z to 512x512x150 (in memory only)."""
     case = RealDataset().load("ircadb1_01")
     array = case.image.array
     padded = np.pad(array, ((0, 150 - array.shape[0]), (0, 0), (0, 0)), mode="edge")
-    volume = Volume(padded, case.image.spacing)
+    return Volume(padded, case.image.spacing)
+
+
+def timing(model, repeats: int) -> float:
+    """Median predict seconds on `timing_volume()`."""
+    volume = timing_volume()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -8,8 +8,11 @@ inside the liver; "tiny" phantoms; an image of air; and ircadb1_17 and the finer
 each optional step switched off. `--rev REV` predicts the same with the baseline as committed at
 git revision REV (side by side, `baseline_accuracy.baseline_at`); `--save` writes the hashes to a
 JSON file and `--against` compares with one written before. Exit status 1 when any map differs.
+`--timing N` then times `predict` on a 512x512x150 case (ircadb1_01 padded in memory) N times per
+baseline, the baselines taking turns so that the machine's load falls on both alike (one core: run
+with OMP_NUM_THREADS=1).
 
-    .venv/bin/python benchmarks/intensity_identity.py [--rev REV] [--save FILE] [--against FILE] [--no-real]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/intensity_identity.py [--rev REV] [--save FILE] [--against FILE] [--no-real] [--timing 9]
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baseline_accuracy import baseline_at  # noqa: E402
+from baseline_accuracy import baseline_at, timing_volume  # noqa: E402
 
 from liverbench.datasets.real import RealDataset  # noqa: E402
 from liverbench.phantom import generate_phantom, make_phantom  # noqa: E402
@@ -80,6 +85,7 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write the working tree's hashes to this JSON file")
     parser.add_argument("--against", type=Path, help="compare with hashes saved before by --save")
     parser.add_argument("--no-real", action="store_true", help="skip shared/data/real")
+    parser.add_argument("--timing", type=int, default=0, help="turns of the 512x512x150 timing (0 = skip)")
     args = parser.parse_args()
     models = {"working tree": baseline_at(None)}
     if args.rev:
@@ -102,7 +108,25 @@ def main() -> None:
         args.save.write_text(json.dumps(hashes, indent=1, sort_keys=True), encoding="utf-8")
     compared = " and ".join([f"--rev {args.rev}"] * bool(args.rev) + [str(args.against)] * bool(args.against))
     print(f"{len(hashes)} maps, {len(differ)} differ" + (f" (working tree against {compared})" if compared else ""))
+    if args.timing:
+        print_timing(models, args.timing)
     sys.exit(1 if differ else 0)
+
+
+def print_timing(models: dict, turns: int) -> None:
+    """Median predict seconds of each baseline on `timing_volume()`, taking turns."""
+    volume = timing_volume()
+    times: dict[str, list[float]] = {label: [] for label in models}
+    for _ in range(turns):
+        for label, model in models.items():
+            start = time.perf_counter()
+            model.predict(volume, Context(case_id="ircadb1_01-150"))
+            times[label].append(time.perf_counter() - start)
+    first = statistics.median(times["working tree"])
+    for label, seconds in times.items():
+        median = statistics.median(seconds)
+        print(f"512x512x150 (ircadb1_01 padded), {label}: median {median:.2f} s over {turns} turns "
+              f"({median / first:.2f}x the working tree's; all: {', '.join(f'{t:.2f}' for t in seconds)})")
 
 
 if __name__ == "__main__":
