@@ -70,7 +70,7 @@ def crf_inference(prob: np.ndarray, image: np.ndarray, spacing, p: dict[str, Any
         factor = max(1, int(round(float(p["crf_spacing_mm"]) / min(spacing[-2:]))))
     if factor == 1:
         return _crf_marginal(prob, image, spacing, p) > 0.5
-    from baselines.intensity import block_mean, upsample_prob
+    from baselines.intensity.grid import block_mean, upsample_prob
 
     flat = prob.ndim == 2  # block_mean/upsample_prob work on 3D arrays: a slice gets a unit z axis
     prob3, image3 = (prob[None], image[None]) if flat else (prob, image)

@@ -56,7 +56,7 @@ def graph_cut(prob: np.ndarray, image: np.ndarray, spacing, lam: float, sigma: f
     if band_mm is None:
         band = np.ones(prob.shape, dtype=bool)
     else:
-        from baselines.intensity import distance_mm
+        from baselines.intensity.grid import distance_mm
 
         reach = max(float(band_mm), max(spacing))  # at least the voxels on either side of the surface
         band = np.where(start, distance_mm(start, spacing) <= reach, distance_mm(~start, spacing) <= reach)

@@ -8,22 +8,13 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from liverbench.masks import largest_component
 from liverbench.plugin import Context, Param, PostProcessor, Prediction, Resources
 from liverbench.volume import Volume
 
 
 def threshold_mask(prob: np.ndarray, level: float = 0.5) -> np.ndarray:
     return np.asarray(prob) >= level
-
-
-def largest_component(mask: np.ndarray) -> np.ndarray:
-    """The largest 26-connected component (empty stays empty)."""
-    labels, n = ndi.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
-    if n <= 1:
-        return mask.astype(bool, copy=True)
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    return labels == int(np.argmax(sizes))
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -60,4 +51,4 @@ class LargestComponent(Threshold):
     version = "1"
 
     def __call__(self, image: Volume, pred: Prediction, ctx: Context) -> np.ndarray:
-        return fill_holes(largest_component(threshold_mask(pred.prob, self.level)))
+        return fill_holes(largest_component(threshold_mask(pred.prob, self.level), connectivity=3))  # 26-connected

@@ -14,9 +14,12 @@ memory from 129 to 150 slices). `--rev REV` scores the baseline as committed at 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from pathlib import Path
@@ -36,16 +39,36 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def baseline_at(rev: str | None):
-    """IntensityBaseline as in the working tree, or as committed at `rev`."""
+    """IntensityBaseline as in the working tree, or as committed at `rev` (a module
+    `baselines/intensity.py` up to version 8, the package `baselines/intensity/` after it)."""
     if not rev:
         return IntensityBaseline()
-    source = subprocess.run(["git", "show", f"{rev}:baselines/intensity.py"], cwd=REPO, check=True,
-                            capture_output=True, text=True).stdout
-    module = types.ModuleType(f"intensity_at_{rev}")
-    module.__file__ = f"{rev}:baselines/intensity.py"
-    sys.modules[module.__name__] = module  # dataclasses and typing look the module up
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    name = "intensity_at_" + re.sub(r"\W", "_", rev)
+    files = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, "baselines/intensity.py", "baselines/intensity"],
+                           cwd=REPO, check=True, capture_output=True, text=True).stdout.split()
+    if "baselines/intensity.py" in files:
+        source = git_show(rev, "baselines/intensity.py")
+        module = types.ModuleType(name)
+        module.__file__ = f"{rev}:baselines/intensity.py"
+        sys.modules[name] = module  # dataclasses and typing look the module up
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        return module.IntensityBaseline()
+    # The package's modules import each other relatively: written out under a new name, it
+    # imports as a whole beside the working tree's.
+    root = Path(tempfile.mkdtemp(prefix=f"{name}-")) / name
+    for path in files:
+        target = root / Path(path).relative_to("baselines/intensity")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(git_show(rev, path), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, root / "__init__.py", submodule_search_locations=[str(root)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
     return module.IntensityBaseline()
+
+
+def git_show(rev: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO, check=True, capture_output=True, text=True).stdout
 
 
 def measure(case, model) -> dict:
@@ -58,12 +81,17 @@ def measure(case, model) -> dict:
             "voe": m["voe"], "rvd": m["rvd"], "asd": m["asd"], "rmsd": m["rmsd"], "maxd": m["maxd"], "seconds": seconds}
 
 
-def timing(model, repeats: int) -> float:
-    """Median predict seconds on ircadb1_01 edge-padded in z to 512x512x150 (in memory only)."""
+def timing_volume() -> Volume:
+    """ircadb1_01 edge-padded in z to 512x512x150 (in memory only)."""
     case = RealDataset().load("ircadb1_01")
     array = case.image.array
     padded = np.pad(array, ((0, 150 - array.shape[0]), (0, 0), (0, 0)), mode="edge")
-    volume = Volume(padded, case.image.spacing)
+    return Volume(padded, case.image.spacing)
+
+
+def timing(model, repeats: int) -> float:
+    """Median predict seconds on `timing_volume()`."""
+    volume = timing_volume()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -77,7 +105,7 @@ def main() -> None:
     parser.add_argument("--phantoms", type=int, default=6, help="synthetic 'small' phantoms, seeds 0..N-1")
     parser.add_argument("--modes", default="", help="comma-separated phantom seeds drawn with every failure mode")
     parser.add_argument("--timing", type=int, default=0, help="repeats of the 512x512x150 timing (0 = skip)")
-    parser.add_argument("--rev", default="", help="git revision of baselines/intensity.py to score instead")
+    parser.add_argument("--rev", default="", help="git revision of the baseline (baselines/intensity) to score instead")
     parser.add_argument("--no-real", action="store_true", help="skip shared/data/real")
     args = parser.parse_args()
     model = baseline_at(args.rev or None)

@@ -22,6 +22,7 @@ from scipy import ndimage as ndi
 
 from liverbench.datasets.real import RealDataset
 from liverbench.datasets.synthetic import SyntheticDataset
+from liverbench.masks import largest_component
 from liverbench.volume import Case
 
 COLUMNS = ("liver_ml", "liver_mean", "liver_std", "noise", "fat", "bone", "lung", "air")
@@ -33,10 +34,7 @@ def hu_summary(case: Case) -> dict[str, float]:
     inner = ndi.binary_erosion(liver, iterations=1)
     residual = image - ndi.uniform_filter(image, size=(1, 3, 3))
     body = image > -500
-    labels, n = ndi.label(body)
-    if n > 1:
-        body = labels == 1 + int(np.argmax(ndi.sum_labels(body, labels, range(1, n + 1))))
-    body = ndi.binary_fill_holes(body)
+    body = ndi.binary_fill_holes(largest_component(body, connectivity=1))
     inside = image[body]
 
     def median(values):

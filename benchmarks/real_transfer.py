@@ -32,9 +32,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from baselines.refine_simple import fill_holes, largest_component  # noqa: E402
+from baselines.refine_simple import fill_holes  # noqa: E402
 from liverbench.datasets.real import RealDataset  # noqa: E402
 from liverbench.datasets.synthetic import SyntheticDataset  # noqa: E402
+from liverbench.masks import largest_component  # noqa: E402
 from liverbench.metrics import evaluate  # noqa: E402
 from liverbench.plugin import Context  # noqa: E402
 from liverbench.registry import get_segmenter  # noqa: E402
@@ -79,7 +80,7 @@ def run(methods, test_cases, use_real, n_synth, overrides, seed, preset):
                 case = real.load(case_id)
                 pred = method.predict(case.image, Context(seed=0, case_id=case_id))
                 thr = pred.prob >= 0.5
-                lc = fill_holes(largest_component(thr))
+                lc = fill_holes(largest_component(thr, connectivity=3))
                 m_thr = evaluate(thr, case.liver, case.image.spacing)
                 m_lc = evaluate(lc, case.liver, case.image.spacing)
                 row = {"method": name, "case": case_id, "trained_on_real": fold.get("train_from_dataset", []),

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from liverbench.errors import InputError
+from liverbench.masks import largest_component
 from liverbench.volume import Volume
 
 KINDS = ("linear", "nearest", "prob")
@@ -149,12 +150,11 @@ def crop_to_body(
     """
     step = tuple(max(1, int(4.0 // s)) for s in volume.spacing)
     coarse = volume.array[:: step[0], :: step[1], :: step[2]] > threshold_hu
-    labels, count = ndimage.label(coarse)
+    body = largest_component(coarse, connectivity=1)
     full = tuple(slice(0, n) for n in volume.shape)
-    if count == 0:
+    if not body.any():
         return volume, full
-    sizes = np.bincount(labels.ravel())[1:]
-    box = ndimage.find_objects(labels)[int(np.argmax(sizes))]
+    box = ndimage.find_objects(body.view(np.uint8))[0]
     slices = []
     for axis, (sl, st, sp, n) in enumerate(zip(box, step, volume.spacing, volume.shape)):
         pad = int(np.ceil(margin_mm / sp)) + st

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from baselines import intensity
-from baselines.intensity import IntensityBaseline, block_mean, upsample_prob
+from baselines.intensity import DEFAULTS, IntensityBaseline, analyse, segment
+from baselines.intensity.anatomy.body import body_mask, right_front
+from baselines.intensity.anatomy.lungs import inner_columns, lung_mask
+from baselines.intensity.anatomy.spine import vertebral_front
+from baselines.intensity.anatomy.window import Window, intensity_window
+from baselines.intensity.corrections.back_muscles import back_muscles
+from baselines.intensity.corrections.left_lobe import thin_parts
+from baselines.intensity.corrections.vena_cava import vein_sections
+from baselines.intensity.grid import block_mean, upsample_prob
+from baselines.intensity.scene import Scene
 from liverbench.errors import ConfigError
 from liverbench.metrics import evaluate
 from liverbench.phantom import make_phantom
@@ -123,11 +131,11 @@ def test_thin_parts_kept_only_where_the_left_lobe_lies():
     finer[30:34, 30:40, 12:16] = True  # touching the liver by a small face (8 %): dropped
     finer[42:48, 12:20, 3:5] = True  # along the liver, but 1.5 ml (a border difference): dropped
     finer[30:48, 30:34, 20:30] = True  # 11 ml on the liver's back face (crus, diaphragm), behind the body's middle: dropped
-    kept = intensity.thin_parts(liver, finer, body, spacing, {**intensity.DEFAULTS})
+    kept = thin_parts(liver, finer, body, spacing, {**DEFAULTS})
     assert kept[38:48, 5:25, 30:34].all()
     assert not (kept & liver).any() and kept.sum() == 10 * 20 * 4
-    assert not intensity.thin_parts(liver, finer, body, spacing, {**intensity.DEFAULTS, "lobe_depth_mm": 5.0}).any()
-    assert not intensity.thin_parts(liver, finer, body, spacing, {**intensity.DEFAULTS, "lobe_right": 0.6}).any()
+    assert not thin_parts(liver, finer, body, spacing, {**DEFAULTS, "lobe_depth_mm": 5.0}).any()
+    assert not thin_parts(liver, finer, body, spacing, {**DEFAULTS, "lobe_right": 0.6}).any()
 
 
 @pytest.mark.real
@@ -189,16 +197,16 @@ def test_window_on_the_liver_when_a_darker_tissue_fills_half_the_seed():
     case = make_phantom(18, preset="small")
     assert dice(IntensityBaseline().predict(case.image, Context()).prob >= 0.5, case.liver) > 0.85
     rng = np.random.default_rng(0)
-    cfg = intensity.DEFAULTS
+    cfg = DEFAULTS
     seed = np.ones(2000, bool)
     half_dark = np.r_[rng.normal(49, 6, 1000), rng.normal(105, 10, 1000)]
-    assert abs(intensity.intensity_window(half_dark, seed, cfg)[2] - 105) < 6
+    assert abs(intensity_window(half_dark, seed, cfg)[2] - 105) < 6
     # A brighter tissue that holds much less of the seed (vessels) does not move it.
     some_bright = np.r_[rng.normal(105, 10, 1700), rng.normal(180, 10, 300)]
-    assert abs(intensity.intensity_window(some_bright, seed, cfg)[2] - 105) < 6
+    assert abs(intensity_window(some_bright, seed, cfg)[2] - 105) < 6
     # Nor does a darker one that holds less (the diaphragm at the seed's edge).
     some_dark = np.r_[rng.normal(49, 6, 700), rng.normal(105, 10, 1300)]
-    assert abs(intensity.intensity_window(some_dark, seed, cfg)[2] - 105) < 6
+    assert abs(intensity_window(some_dark, seed, cfg)[2] - 105) < 6
 
 
 @pytest.mark.parametrize("lesion_hu, found_min, found_max", [(55, 0.45, 1.0), (-90, 0.0, 0.05)])
@@ -209,9 +217,9 @@ def test_dome_rim_between_the_liver_and_the_lung(lesion_hu, found_min, found_max
     case = make_phantom(6, preset="small")
     image = case.image.array.copy()
     liver, spacing = case.liver.astype(bool), case.image.spacing
-    body = intensity.body_mask(image.astype(np.float32), -350.0)
-    lungs = intensity.lung_mask(image.astype(np.float32), body, spacing, -400.0)
-    columns = intensity.inner_columns(lungs & intensity.right_front(body), spacing)
+    body = body_mask(image.astype(np.float32), -350.0)
+    lungs = lung_mask(image.astype(np.float32), body, spacing, -400.0)
+    columns = inner_columns(lungs & right_front(body), spacing)
     top = liver.shape[0] - 1 - np.argmax(liver[::-1], axis=0)
     z = np.arange(liver.shape[0])[:, None, None]
     lesion = liver & columns[None] & (z > top[None] - int(round(15.0 / spacing[0])))
@@ -269,10 +277,10 @@ def test_no_cava_taken_without_its_run_below_the_liver():
     case, _ = _phantom_with_cava()
     liver_slices = np.nonzero(case.liver.any(axis=(1, 2)))[0]
     image = case.image.array[liver_slices[0] + 4:]
-    info = {}
-    with_guard = intensity.segment(image, case.image.spacing, debug=info)
-    assert info["cava"].shape == image.shape and not info["cava"].any()
-    np.testing.assert_array_equal(with_guard, intensity.segment(image, case.image.spacing, {"cava_min_mm": 0.0}))
+    found = analyse(image, case.image.spacing)
+    cava = found.coarse.taken_out["vena_cava"]
+    assert cava.shape == image.shape and not cava.any()
+    np.testing.assert_array_equal(found.prob, segment(image, case.image.spacing, {"cava_min_mm": 0.0}))
 
 
 def test_vein_sections_are_round_and_vein_sized():
@@ -281,7 +289,7 @@ def test_vein_sections_are_round_and_vein_sized():
     cava = (yy - 20) ** 2 + (xx - 20) ** 2 <= 6 ** 2  # 12 mm radius
     vessel = (yy - 60) ** 2 + (xx - 20) ** 2 <= 2 ** 2  # 4 mm: a hepatic vein's branch
     bowel_wall = (yy >= 50) & (yy < 56) & (xx >= 40) & (xx < 78)  # 12 x 76 mm
-    sections = intensity.vein_sections(cava | vessel | bowel_wall, plane)
+    sections = vein_sections(cava | vessel | bowel_wall, plane)
     assert len(sections) == 1 and (sections[0] == cava).all()
 
 
@@ -324,10 +332,10 @@ def test_back_muscles_taken_out_on_native_scans():
 def test_no_back_muscles_taken_on_contrast_scans():
     # After contrast the liver (~110 HU) is above the muscles' window: nothing to take.
     case = make_phantom(1, preset="small")
-    info = {}
-    prob = intensity.segment(case.image.array, case.image.spacing, debug=info)
-    assert info["back"].shape == case.image.shape and not info["back"].any()
-    np.testing.assert_array_equal(prob, intensity.segment(case.image.array, case.image.spacing, {"back_min_mm2": 0.0}))
+    found = analyse(case.image.array, case.image.spacing)
+    back = found.coarse.taken_out["back_muscles"]
+    assert back.shape == case.image.shape and not back.any()
+    np.testing.assert_array_equal(found.prob, segment(case.image.array, case.image.spacing, {"back_min_mm2": 0.0}))
 
 
 def _back_scene(spacing=(2.5, 2.5, 2.5), shape=(40, 100, 100)):
@@ -341,8 +349,8 @@ def _back_scene(spacing=(2.5, 2.5, 2.5), shape=(40, 100, 100)):
     coarse[:, vertebra] = 400.0
     body = coarse > -350
     empty = np.zeros(shape, dtype=bool)
-    spine = intensity.vertebral_front(coarse, body, spacing[1:])
-    return intensity.Scene(spacing, spine, body, empty, empty[0], empty, empty, coarse, body, (20.0, 80.0, 50.0, 10.0))
+    spine = vertebral_front(coarse, body, spacing[1:])
+    return Scene(spacing, spine, body, empty, empty[0], empty, empty, coarse, body, Window(20.0, 80.0, 50.0, 10.0))
 
 
 def test_back_muscles_are_the_pieces_behind_the_spine_along_the_scan():
@@ -358,7 +366,7 @@ def test_back_muscles_are_the_pieces_behind_the_spine_along_the_scan():
     liver = (zz >= 14) & (yy >= 20) & (yy < 50) & (xx >= 15) & (xx < 60)
     bridge = (zz >= 20) & (zz < 22) & (yy >= 50) & (yy < 72) & (xx >= 36) & (xx < 44)
     mask = muscle | kidney | liver | bridge
-    back = intensity.back_muscles(mask, scene, intensity.DEFAULTS)
+    back = back_muscles(mask, scene, DEFAULTS)
     assert back[muscle].all()  # the whole column, up through the liver's slices
     assert not (back & (kidney | liver)).any()
     assert (back & bridge).sum() <= 2 * 8  # at most the voxel next to the muscle, in two slices
@@ -366,7 +374,23 @@ def test_back_muscles_are_the_pieces_behind_the_spine_along_the_scan():
     # Not the muscles: a column just behind the vertebral bodies' front (the psoas, the cava:
     # 5-25 mm behind it), or pieces behind the spine that do not reach the scan's lowest slices.
     psoas = (yy >= 56) & (yy < 66) & (xx >= 28) & (xx < 44)
-    assert not intensity.back_muscles(psoas | kidney | liver, scene, intensity.DEFAULTS).any()
-    assert intensity.back_muscles(psoas | liver, scene, {**intensity.DEFAULTS, "back_depth_mm": 0.0}).any()
-    assert intensity.back_muscles(kidney | liver, scene, {**intensity.DEFAULTS, "back_side_mm": 100.0}).any()
-    assert not intensity.back_muscles((muscle & (zz >= 14)) | liver, scene, intensity.DEFAULTS).any()
+    assert not back_muscles(psoas | kidney | liver, scene, DEFAULTS).any()
+    assert back_muscles(psoas | liver, scene, {**DEFAULTS, "back_depth_mm": 0.0}).any()
+    assert back_muscles(kidney | liver, scene, {**DEFAULTS, "back_side_mm": 100.0}).any()
+    assert not back_muscles((muscle & (zz >= 14)) | liver, scene, DEFAULTS).any()
+
+
+def test_corrections_are_named_stages_run_in_order():
+    # The back muscles first (the left lobe's search reads the liver's top off the mask without
+    # them), the vena cava last (the left lobe's hole filling would put it back).
+    from baselines.intensity.corrections import CORRECTIONS
+
+    names = [c.name for c in CORRECTIONS]
+    assert names == ["back_muscles", "left_lobe", "vena_cava"]
+    assert all(c.switch in DEFAULTS and c.switch in IntensityBaseline.param_checks for c in CORRECTIONS)
+    case, _ = _phantom_with_cava()
+    on = analyse(case.image.array, case.image.spacing)
+    assert list(on.coarse.taken_out) == names
+    assert on.coarse.taken_out["vena_cava"].any() and not (on.coarse.liver & on.coarse.kept_out).any()
+    off = analyse(case.image.array, case.image.spacing, {"cava_min_mm": 0.0})
+    assert not off.coarse.taken_out["vena_cava"].any() and (off.coarse.liver & on.coarse.taken_out["vena_cava"]).any()

@@ -191,7 +191,7 @@ def test_third_party_name_colliding_with_a_builtin_fails(reg, site, monkeypatch)
     # A third-party package that may not load does not take the built-in's name away.
     monkeypatch.setenv(registry.AUTOLOAD_ENV, "0")
     assert reg.provenance("segmenter", "intensity")["distribution"] == "liverbench"
-    assert reg.get_segmenter("intensity").__module__ == "baselines.intensity"
+    assert reg.get_segmenter("intensity").__module__.startswith("baselines.intensity.")
     reg.set_allow_list(["Shadowing_Pkg"])  # distribution names match in any PEP 503 spelling
     with pytest.raises(RegistryError, match="more than one distribution"):
         reg.get_segmenter("intensity")
