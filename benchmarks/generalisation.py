@@ -14,7 +14,7 @@ view from liver-only to chest-to-pelvis, native / arterial / portal phase, HU of
 the first fold (trained on the phantoms + ircadb1_17 + both TotalSegmentator cases).
 
 Adoption rule (`compare`): a candidate is adopted only if its mean Dice on the suite is higher
-than the reference's AND it loses on no real case (Dice lower by more than `--tolerance`, 0.001
+than the reference's by more than `--tolerance` AND it loses on no real case (Dice lower by more than `--tolerance`, 0.001
 by default: the third decimal that RESULTS.md reports). Every table is per case.
 
     # a learning-free method (about 3 min on one core); `--set` overrides its params
@@ -220,7 +220,8 @@ def _mean(values) -> str:
 
 
 def verdict(ref: list[dict], cand: list[dict], variant: str = "threshold", tolerance: float = 0.001) -> dict:
-    """Adopt only if the candidate gains on the suite (mean Dice) and loses on no real case."""
+    """Adopt only if the candidate gains on the suite (mean Dice, by more than `tolerance`) and loses
+    on no real case (none drops by more than `tolerance`)."""
     r = {x["case"]: x for x in ref if x["variant"] == variant}
     c = {x["case"]: x for x in cand if x["variant"] == variant}
     shared = [k for k in r if k in c]
@@ -234,7 +235,7 @@ def verdict(ref: list[dict], cand: list[dict], variant: str = "threshold", toler
     suite_worse = sum(c[k]["dice"] < r[k]["dice"] - tolerance for k in suite)
     return {"variant": variant, "suite_cases": len(suite), "suite_mean_dice_gain": gain, "suite_better": suite_better,
             "suite_worse": suite_worse, "real_cases": len(real), "real_losses": losses,
-            "adopt": bool(suite and gain > 0 and not losses)}
+            "adopt": bool(suite and gain > tolerance and not losses)}  # +0.0000 is no gain
 
 
 def print_verdict(ref_label: str, cand_label: str, v: dict) -> None:

@@ -64,3 +64,9 @@ def test_every_intensity_stage_switch_is_a_parameter_of_the_baseline():
     for stage, params in gen.INTENSITY_STAGES.items():
         resolved = IntensityBaseline(**params).params
         assert all(resolved[k] == v for k, v in params.items()), stage
+
+
+def test_a_suite_gain_within_the_tolerance_is_no_gain():
+    # a stage that changes nothing (+0.0000 in floating point) must not read as justified
+    cand = {**REF, "suite-a": 0.80 + 1e-9}
+    assert not gen.verdict(rows("ref", REF), rows("cand", cand))["adopt"]
