@@ -3,8 +3,9 @@
 One pass per case: crop both masks to the union's bounding box (plus a one-voxel margin),
 count overlaps, extract both borders, and compute each border voxel's distance to the nearest
 border voxel of the other mask, in both directions (`distances.py`: an exact nearest-border
-search, measured faster than a distance transform). Every surface measure is read off those
-two distance arrays.
+search, measured faster than a distance transform). Then every declared metric
+(`declarations.py`) is computed by its own function: an overlap measure from the counts, a
+surface measure from those two distance arrays (`surface.py`).
 
 Surface measures (A = segmentation, B = reference, distances in mm between voxel centres using
 the reference's spacing, both directions pooled as in the SLiver07 evaluation program):
@@ -32,18 +33,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from liverbench import schema
 from liverbench.errors import InputError
+from liverbench.metrics import declarations
 from liverbench.metrics.borders import border_voxels
 from liverbench.metrics.conventions import BorderConvention, resolve_convention
 from liverbench.metrics.crop import union_bounding_box
+from liverbench.metrics.declarations import OVERLAP, SURFACE
 from liverbench.metrics.distances import padded_border_distances, search_padding
-from liverbench.metrics.overlap import OverlapCounts, dice, jaccard, rvd, voe
-from liverbench.metrics.scores import SLIVER07_REFS, case_score, resolve_refs, sliver07_score
+from liverbench.metrics.overlap import OverlapCounts
+from liverbench.metrics.scores import case_score, resolve_refs, sliver07_score
 from liverbench.validate import binary_mask
-
-_DISTANCE_MEASURES = ("asd", "rmsd", "maxd")
-_IDENTICAL_SURFACES = {"asd": 0.0, "rmsd": 0.0, "maxd": 0.0, "hd95": 0.0, "nsd": 1.0}
 
 
 def _check_spacing(spacing) -> np.ndarray:
@@ -65,21 +64,19 @@ def _as_mask(mask, where: str) -> np.ndarray:
 
 
 def _surface_measures(d_seg: np.ndarray, d_ref: np.ndarray, tolerance: float) -> dict[str, float]:
-    pooled_count = d_seg.size + d_ref.size
-    pooled_sum = float(d_seg.sum()) + float(d_ref.sum())
-    pooled_sq = float(np.dot(d_seg, d_seg)) + float(np.dot(d_ref, d_ref))
-    return {
-        "asd": pooled_sum / pooled_count,
-        "rmsd": math.sqrt(pooled_sq / pooled_count),
-        "maxd": max(float(d_seg.max()), float(d_ref.max())),
-        "hd95": max(float(np.percentile(d_seg, 95)), float(np.percentile(d_ref, 95))),
-        "nsd": (int(np.count_nonzero(d_seg <= tolerance)) + int(np.count_nonzero(d_ref <= tolerance))) / pooled_count,
-    }
+    return {m.column: m.compute(d_seg, d_ref, tolerance) for m in declarations.METRICS if m.family == SURFACE}
+
+
+def _identical_surfaces() -> dict[str, float]:
+    return {m.column: m.identical for m in declarations.METRICS if m.family == SURFACE}
 
 
 def _no_surface(shape, spacing: np.ndarray) -> dict[str, float]:
+    """One mask has no surface: each surface measure's declared value, the distances the
+    diagonal of the field of view (the largest distance two voxel centres of the image can have)."""
     diagonal = float(np.sqrt((((np.asarray(shape) - 1) * spacing) ** 2).sum()))
-    return {"asd": diagonal, "rmsd": diagonal, "maxd": diagonal, "hd95": diagonal, "nsd": 0.0}
+    return {m.column: diagonal if m.missing is None else m.missing
+            for m in declarations.METRICS if m.family == SURFACE}
 
 
 def evaluate(
@@ -94,8 +91,9 @@ def evaluate(
     """Metrics of segmentation `seg` against reference `ref` (3D binary arrays on one grid, (z, y, x)).
 
     `spacing` is the reference's voxel size in mm (z, y, x). Returns a dict with exactly the
-    columns of liverbench.schema.METRIC_COLUMNS (floats) plus "note" (empty unless a convention
-    for empty masks or missing surfaces applied).
+    columns of liverbench.schema.METRIC_COLUMNS (floats; each computed by its declaration,
+    `declarations.METRICS`) plus "note" (empty unless a convention for empty masks or missing
+    surfaces applied).
     """
     seg = _as_mask(seg, "metrics: segmentation")
     ref = _as_mask(ref, "metrics: reference")
@@ -110,10 +108,10 @@ def evaluate(
 
     box = union_bounding_box(seg, ref, margin=1)
     notes: list[str] = []
-    forced_zero: set[str] = set()
+    surface_missing = False  # one mask has a surface, the other none: the surface measures score 0
     if box is None:
         counts = OverlapCounts(0, 0, 0)
-        surface = dict(_IDENTICAL_SURFACES)
+        surface = _identical_surfaces()
         notes.append("both masks empty: perfect agreement by convention")
     else:
         seg_box, ref_box = seg[box], ref[box]
@@ -131,23 +129,24 @@ def evaluate(
             surface = _surface_measures(*padded_border_distances(seg_border, ref_border, spacing), tolerance)
         elif not seg_has and not ref_has:
             # Non-empty masks without a border both fill the whole image: identical.
-            surface = dict(_IDENTICAL_SURFACES)
+            surface = _identical_surfaces()
             notes.append(f"both masks fill the whole image: no surface under the {convention.name} convention, "
                          "distances 0 by convention")
         else:
             surface = _no_surface(seg.shape, spacing)
-            forced_zero.update(_DISTANCE_MEASURES)
+            surface_missing = True
             missing = "segmentation" if not seg_has else "reference"
             why = "is empty" if (counts.seg if missing == "segmentation" else counts.ref) == 0 else (
                 f"fills the whole image (no surface under the {convention.name} convention)")
             notes.append(f"{missing} {why}: distances set to the field-of-view diagonal "
                          f"({surface['maxd']:.1f} mm), their scores and NSD to 0 by convention")
-    row = {"voe": voe(counts), "rvd": rvd(counts), "dice": dice(counts), "jaccard": jaccard(counts), **surface}
+    row = {m.column: m.compute(counts) for m in declarations.METRICS if m.family == OVERLAP} | surface
     if counts.ref == 0 and counts.seg > 0:
         notes.append("RVD undefined for an empty reference: +100 % by convention")
-    scores = {m: 0.0 if m in forced_zero else sliver07_score(m, row[m], refs) for m in SLIVER07_REFS}
-    row.update({f"{m}_score": s for m, s in scores.items()})
-    row["score"] = case_score(scores)
-    result = {column: float(row[column]) for column in schema.METRIC_COLUMNS}
+    scores = {m.column: 0.0 if surface_missing and m.family == SURFACE else sliver07_score(m.column, row[m.column], refs)
+              for m in declarations.scored()}
+    row.update({m.score_column: scores[m.column] for m in declarations.scored()})
+    row[declarations.SCORE] = case_score(scores)
+    result = {column: float(row[column]) for column in declarations.metric_columns()}
     result["note"] = "; ".join(notes)
     return result

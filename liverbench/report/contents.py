@@ -19,8 +19,6 @@ from liverbench.report.run_data import RunData
 from liverbench.schema import SCORE, SCORE_FORMAT
 
 ENTRY = "Method + refinement"
-# Refinements move these by less than their usual rounding: the gain table shows one more decimal.
-FINER_GAINS = ("dice", "asd")
 
 
 def metric_headers() -> dict[str, str]:
@@ -170,9 +168,9 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
 
     dist = tables.distribution(ok, ranked)
     spread = {f"{m.column}_{stat}": (f"{m.label} {stat}", m.format)
-              for m in map(schema.metric, tables.DISTRIBUTION_METRICS) for stat in tables.distribution_stats(m.column)}
+              for m in map(schema.metric, tables.distribution_metrics()) for stat in tables.distribution_stats(m.column)}
     sections.append(Section("Distribution over cases", tables=[Table(
-        "distribution", "ASD and Dice over cases", dist,
+        "distribution", " and ".join(schema.metric(c).label for c in tables.distribution_metrics()) + " over cases", dist,
         headers={"entry": ENTRY, "n_cases": "Cases", **{c: header for c, (header, _) in spread.items()}},
         formats={c: spec for c, (_, spec) in spread.items()},
         caption="The view of Yang et al. (2017), Table 1: ASD in mm (std over cases, ddof = 1), Dice.")]))
@@ -184,7 +182,7 @@ def build_document(run: RunData, figures_dir: Path | None) -> Document:
     if gain.empty:
         gain_section.paragraphs.append("No method was run with both threshold and another refinement.")
     else:
-        deltas = {f"d_{c}_mean": delta(c, int(c in FINER_GAINS)) for c in tables.GAIN_METRICS}
+        deltas = {f"d_{c}_mean": delta(c, int(schema.metric(c).finer_gain)) for c in tables.gain_metrics()}
         gain_section.tables.append(Table(
             "refinement_gain", "Each refinement against threshold on the same predictions", gain,
             headers={"method": "Method", "postprocessor": "Refinement", "baseline": "Against", "n_cases": "Cases",
@@ -322,7 +320,7 @@ def _effect_columns() -> tuple[dict[str, str], dict[str, str]]:
     headers = {"ci_kind": "CI", "n_cases": "Cases", "n_untied": "Untied", "mean_diff": "ΔScore",
                "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p", "p_holm": "p (Holm)"}
     formats = {"mean_diff": "+.2f", "ci_low": "+.2f", "ci_high": "+.2f", "p_value": ".2g", "p_holm": ".2g"}
-    for column in findings.CONTEXT_METRICS:
+    for column in findings.context_metrics():
         headers[f"d_{column}"], formats[f"d_{column}"] = delta(column)
     return headers, formats
 

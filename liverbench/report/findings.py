@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from liverbench import schema
 from liverbench.report import stats
 from liverbench.report.tables import per_case_values
 from liverbench.schema import SCORE
@@ -142,8 +143,8 @@ class Findings:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-# Mean differences shown for context beside the score's: the measures the papers report.
-CONTEXT_METRICS = ("dice", "voe", "asd")
+# Mean differences shown for context beside the score's (declared `context`): the measures the papers report.
+CONTEXT_METRICS = tuple(m.column for m in schema.METRICS if m.context)
 _EFFECT = ["n_cases", "n_untied", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm",
            *(f"d_{c}" for c in CONTEXT_METRICS)]
 # The verdict next to the question, so it shows without scrolling a wide table; beside it,

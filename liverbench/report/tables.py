@@ -23,10 +23,16 @@ STAGES = ("read", "preprocess", "predict", "refine", "metrics")  # per-case stag
 # and 87 s for the CRF". Reading and scoring are the harness's cost, shown in the profile only.
 RUNTIME_STAGES = ("preprocess", "predict", "refine")
 AVERAGE = "Average"
-# The context columns of the refinement-gain table: the measures a refinement is meant to move.
-GAIN_METRICS = ("dice", "voe", "asd", "maxd")
-# Yang et al. Table 1: the distribution over cases of these measures.
-DISTRIBUTION_METRICS = ("asd", "dice")
+
+
+def gain_metrics() -> list[str]:
+    """The context columns of the refinement-gain table (declared `gain`): the measures a refinement is meant to move."""
+    return [m.column for m in schema.METRICS if m.gain]
+
+
+def distribution_metrics() -> list[str]:
+    """The measures whose distribution over cases is shown (declared `distribution`; Yang et al. Table 1)."""
+    return [m.column for m in schema.METRICS if m.distribution]
 
 
 def sliver07_columns() -> list[str]:
@@ -161,7 +167,7 @@ def distribution(ok: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     method will meet. It does not exist for a single case and shows as missing.
     """
     values = per_case_values(ok)
-    stats = [(column, stat) for column in DISTRIBUTION_METRICS for stat in distribution_stats(column)]
+    stats = [(column, stat) for column in distribution_metrics() for stat in distribution_stats(column)]
     records = []
     for entry in order:
         cases = values[values["entry"] == entry]
@@ -240,20 +246,20 @@ def refinement_gain(ok: pd.DataFrame, baseline: str = "threshold") -> pd.DataFra
             common = base.index.intersection(other.index)
             if common.empty:
                 continue
-            metrics = [SCORE, *GAIN_METRICS]
+            metrics = [SCORE, *gain_metrics()]
             diff = other.loc[common, metrics] - base.loc[common, metrics]
             d_score = diff[SCORE]
             test = paired_wilcoxon(other.loc[common, SCORE].to_numpy(), base.loc[common, SCORE].to_numpy())
             records.append({
                 "method": method, "postprocessor": pp, "baseline": base_label, "n_cases": len(common),
                 "d_score_mean": d_score.mean(), "d_score_median": d_score.median(),
-                **{f"d_{c}_mean": diff[c].mean() for c in GAIN_METRICS},
+                **{f"d_{c}_mean": diff[c].mean() for c in gain_metrics()},
                 "wins": int((d_score > 0).sum()), "ties": int((d_score == 0).sum()),
                 "losses": int((d_score < 0).sum()), "p_value": test["p_value"],
             })
     return pd.DataFrame.from_records(records, columns=[
         "method", "postprocessor", "baseline", "n_cases", "d_score_mean", "d_score_median",
-        *(f"d_{c}_mean" for c in GAIN_METRICS), "wins", "ties", "losses", "p_value"])
+        *(f"d_{c}_mean" for c in gain_metrics()), "wins", "ties", "losses", "p_value"])
 
 
 def tuned_parameters(ok: pd.DataFrame) -> pd.DataFrame:

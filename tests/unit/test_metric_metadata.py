@@ -1,14 +1,14 @@
-"""A metric is declared once: its declaration in `liverbench.schema` and its computation in
-`liverbench.metrics` are all the store, the report, the terminal table and tuning need.
+"""A metric is declared once: its declaration in `liverbench.metrics.declarations` (which names
+its function) is all the evaluation, the store, the report, the terminal table and tuning need.
 
-The tests add a metric (HD99) the way a contributor would, by monkeypatching only the schema's
-declarations and the evaluation, and check that it reaches every table with its declared label
-and format while no report module is touched.
+The tests add a surface metric (HD99) the way a contributor would, by one declaration and one
+function, and check that `evaluate` computes it (the field-of-view diagonal where a surface is
+missing, as declared), and that it reaches every table with its declared label and format
+while no evaluation or report module is touched.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 
 import numpy as np
@@ -17,38 +17,31 @@ import test_report_fakerun
 from test_report_fakerun import make_run
 
 from liverbench import schema, tuning
-from liverbench.metrics import evaluate
+from liverbench.metrics import declarations, evaluate
 from liverbench.report import console, figures
 from liverbench.report.contents import build_document
 from liverbench.report.run_data import load_run
-from liverbench.schema import MetricInfo
+from liverbench.metrics.declarations import SURFACE, MetricInfo
 from liverbench.store import ResultStore
 
-HD99 = MetricInfo("hd99", "HD99", "mm", False, 1, leaderboard=True)
-measures = importlib.import_module("liverbench.metrics.evaluate")  # the module; the package exports the function
+
+def hd99(d_seg, d_ref, tolerance_mm):  # the one function a new surface metric needs
+    return max(float(np.percentile(d_seg, 99)), float(np.percentile(d_ref, 99)))
+
+
+HD99 = MetricInfo("hd99", "HD99", "mm", False, 1, SURFACE, hd99, leaderboard=True)  # and its one declaration
 
 
 @pytest.fixture
 def with_hd99(monkeypatch):
-    """HD99 declared in the schema and computed beside the other surface measures."""
-    monkeypatch.setattr(schema, "METRICS", schema.METRICS + (HD99,))
-    surface, no_surface, fake = measures._surface_measures, measures._no_surface, test_report_fakerun.fake_metrics
+    """HD99 declared beside the other metrics; the fake run (a stand-in for evaluate) fills it too."""
+    monkeypatch.setattr(declarations, "METRICS", declarations.METRICS + (HD99,))
+    fake = test_report_fakerun.fake_metrics
 
-    def with_surface(d_seg, d_ref, tolerance):
-        hd99 = max(float(np.percentile(d_seg, 99)), float(np.percentile(d_ref, 99)))
-        return surface(d_seg, d_ref, tolerance) | {"hd99": hd99}
-
-    def without_surface(shape, spacing):  # the field-of-view diagonal, like every distance
-        values = no_surface(shape, spacing)
-        return values | {"hd99": values["maxd"]}
-
-    def fake_row(rng, quality):  # the fake run's stand-in for evaluate
+    def fake_row(rng, quality):
         values = fake(rng, quality)
         return values | {"hd99": values["maxd"] * 0.9}
 
-    monkeypatch.setattr(measures, "_surface_measures", with_surface)
-    monkeypatch.setattr(measures, "_no_surface", without_surface)
-    monkeypatch.setattr(measures, "_IDENTICAL_SURFACES", measures._IDENTICAL_SURFACES | {"hd99": 0.0})
     monkeypatch.setattr(test_report_fakerun, "fake_metrics", fake_row)
 
 
@@ -64,7 +57,43 @@ def test_the_evaluation_returns_the_new_metric(with_hd99):
     result = evaluate(seg, ref, (1.0, 1.0, 1.0))
     assert set(result) == set(schema.METRIC_COLUMNS) | {"note"}
     assert result["hd95"] <= result["hd99"] <= result["maxd"]
-    assert evaluate(seg, np.zeros_like(seg), (1.0, 1.0, 1.0))["hd99"] > 0  # missing surface: the diagonal
+    missing = evaluate(seg, np.zeros_like(seg), (1.0, 1.0, 1.0))
+    assert missing["hd99"] == missing["maxd"] == pytest.approx(np.sqrt(3 * 11**2))  # the field-of-view diagonal
+    assert evaluate(seg, seg, (1.0, 1.0, 1.0))["hd99"] == 0.0
+    assert evaluate(np.zeros_like(seg), np.zeros_like(seg), (1.0, 1.0, 1.0))["hd99"] == 0.0  # declared `identical`
+
+
+def test_the_evaluation_loops_over_the_declarations(monkeypatch):
+    """Each metric comes from its declaration's function: changing one changes that column only."""
+    seg = np.zeros((12, 12, 12), bool)
+    seg[3:8, 3:8, 3:8] = True
+    ref = np.roll(seg, 1, axis=0)
+    before = evaluate(seg, ref, (1.0, 1.0, 1.0))
+    tweaked = tuple(m if m.column != "jaccard" else MetricInfo(**{**m.__dict__, "compute": lambda c: 0.25})
+                    for m in declarations.METRICS)
+    monkeypatch.setattr(declarations, "METRICS", tweaked)
+    after = evaluate(seg, ref, (1.0, 1.0, 1.0))
+    assert after["jaccard"] == 0.25
+    assert {k: v for k, v in after.items() if k != "jaccard"} == {k: v for k, v in before.items() if k != "jaccard"}
+
+
+def test_every_metric_declares_a_family_and_every_column_has_one():
+    assert {declarations.family(c) for c in schema.METRIC_COLUMNS} == {"overlap", "surface", "score"}
+    assert declarations.family("asd") == "surface" and declarations.family("dice") == "overlap"
+    assert declarations.family("asd_score") == declarations.family("score") == "score"
+    with pytest.raises(ValueError, match="family"):
+        MetricInfo("x", "X", "", True, 2, "volume", hd99)
+
+
+def test_the_report_sections_read_their_metrics_from_flags(monkeypatch):
+    from liverbench.report import findings, tables
+
+    assert tables.gain_metrics() == ["voe", "asd", "maxd", "dice"]
+    assert tables.distribution_metrics() == ["asd", "dice"]
+    assert findings.context_metrics() == ["voe", "asd", "dice"]
+    monkeypatch.setattr(declarations, "METRICS", declarations.METRICS + (
+        MetricInfo("hd99", "HD99", "mm", False, 1, SURFACE, hd99, gain=True, context=True),))
+    assert tables.gain_metrics()[-1] == findings.context_metrics()[-1] == "hd99"
 
 
 def test_the_store_keeps_it_as_a_float_column(with_hd99, tmp_path):
