@@ -138,20 +138,26 @@ class Findings:
             self.gains.assign(kind="gain", question=self.gains["method"] + ": " + self.gains["postprocessor"]
                               + " vs " + self.gains["baseline"]),
         ]
-        columns = ["kind", "question", "verdict", *_EFFECT]
+        columns = ["kind", "question", "verdict", *_effect_columns()]
         parts = [p[columns] for p in parts if len(p)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-# Mean differences shown for context beside the score's (declared `context`): the measures the papers report.
-CONTEXT_METRICS = tuple(m.column for m in schema.METRICS if m.context)
-_EFFECT = ["n_cases", "n_untied", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm",
-           *(f"d_{c}" for c in CONTEXT_METRICS)]
+def context_metrics() -> list[str]:
+    """Mean differences shown for context beside the score's (declared `context`): the measures the papers report."""
+    return [m.column for m in schema.METRICS if m.context]
+
+
+def _effect_columns() -> list[str]:
+    return ["n_cases", "n_untied", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm",
+            *(f"d_{c}" for c in context_metrics())]
+
+
 # The verdict next to the question, so it shows without scrolling a wide table; beside it,
-# what kind of CI stands behind it.
-CLAIM_COLUMNS = ["source", "claim", "verdict", "ci_kind", "entry_a", "entry_b", *_EFFECT, "paper"]
-COMPARE_COLUMNS = ["entry_a", "entry_b", "verdict", "ci_kind", *_EFFECT]
-GAIN_COLUMNS = ["method", "postprocessor", "baseline", "verdict", "ci_kind", *_EFFECT]
+# what kind of CI stands behind it. Then the effect columns (and, for a claim, "paper").
+CLAIM_COLUMNS = ["source", "claim", "verdict", "ci_kind", "entry_a", "entry_b"]
+COMPARE_COLUMNS = ["entry_a", "entry_b", "verdict", "ci_kind"]
+GAIN_COLUMNS = ["method", "postprocessor", "baseline", "verdict", "ci_kind"]
 
 
 def _entries(ok: pd.DataFrame, method: str, pp: str) -> list[tuple[str, str]]:
@@ -197,7 +203,7 @@ def _gain_pairs(ok: pd.DataFrame) -> list[tuple[str, str]]:
 def _compare(values: pd.DataFrame, a: str, b: str) -> dict:
     """Paired effect of a over b on the cases both have: the mean score difference with its
     bootstrap CI and the Wilcoxon p, and the mean differences of the context measures."""
-    columns = [SCORE, *CONTEXT_METRICS]
+    columns = [SCORE, *context_metrics()]
     va = values[values["entry"] == a].set_index("case_id")
     vb = values[values["entry"] == b].set_index("case_id")
     common = va.index.intersection(vb.index)
@@ -207,7 +213,7 @@ def _compare(values: pd.DataFrame, a: str, b: str) -> dict:
     means = diff.mean() if len(common) else pd.Series(np.nan, index=columns)
     return {"n_cases": len(common), "n_untied": test["n_untied"], "mean_diff": float(means[SCORE]),
             "ci_low": low, "ci_high": high, "p_value": test["p_value"], "ci_kind": CI_KIND,
-            **{f"d_{c}": float(means[c]) for c in CONTEXT_METRICS}}
+            **{f"d_{c}": float(means[c]) for c in columns[1:]}}
 
 
 def resolve_entry(ok: pd.DataFrame, name: str) -> str | None:
@@ -298,6 +304,7 @@ def findings(ok: pd.DataFrame, claims=PAPER_CLAIMS, alpha: float = ALPHA, compar
         gains.append({"method": labels_a["method_label"], "postprocessor": labels_a["pp_label"],
                       "baseline": labels_b["pp_label"], **test, "p_holm": p_holm,
                       "verdict": gain_verdict(test["n_untied"], test["mean_diff"], p_holm, m, alpha)})
-    return Findings(pd.DataFrame.from_records(records, columns=CLAIM_COLUMNS),
-                    pd.DataFrame.from_records(own, columns=COMPARE_COLUMNS),
-                    pd.DataFrame.from_records(gains, columns=GAIN_COLUMNS), skipped, unanswered, m, alpha)
+    effect = _effect_columns()
+    return Findings(pd.DataFrame.from_records(records, columns=[*CLAIM_COLUMNS, *effect, "paper"]),
+                    pd.DataFrame.from_records(own, columns=[*COMPARE_COLUMNS, *effect]),
+                    pd.DataFrame.from_records(gains, columns=[*GAIN_COLUMNS, *effect]), skipped, unanswered, m, alpha)
