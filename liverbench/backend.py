@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
+from liverbench.devices import local_cuda_devices
 from liverbench.plugin import Param, Parameterised, Resources
 
 _UNSET = object()
@@ -124,12 +125,3 @@ class Backend(Parameterised, ABC):
 
     def __exit__(self, *exc):
         self.close()
-
-
-def local_cuda_devices() -> float:
-    """CUDA devices this process sees (0 without torch)."""
-    try:
-        import torch
-    except ImportError:
-        return 0.0
-    return float(torch.cuda.device_count())

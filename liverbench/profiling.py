@@ -13,8 +13,6 @@ into the medians. On CUDA the stopwatch synchronises around each stage.
 from __future__ import annotations
 
 import argparse
-import resource
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,50 +21,30 @@ import numpy as np
 import pandas as pd
 
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, ParamError, Prediction
+from liverbench.devices import resolve_device
+from liverbench.memory import peak_rss_mb
+from liverbench.plugin import Context, Prediction
 from liverbench.stopwatch import Stopwatch
 from liverbench.table_file import check_table_path, write_table
+from liverbench.workspec import construct
 
 STAGES = ("read", "preprocess", "predict", "refine")
 
 
-def _rss_mb() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / (2**20 if sys.platform == "darwin" else 2**10)
-
-
-def _device() -> str:
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        return "cpu"
-
-
 def _open_dataset(name: str, params: dict[str, Any] | None, n_needed: int):
+    """The dataset to profile on; the synthetic one (its defaults) with `n_needed` phantoms unless given params."""
     from liverbench import registry
 
     cls = registry.get_dataset(name)
     if params is None:
-        params = {"n_cases": n_needed, "preset": "small", "seed": 0} if name == "synthetic" else {}
-    try:
-        return cls(**params)
-    except ParamError as exc:
-        raise ConfigError(f"--dataset-params.{exc.param}: {exc.problem}") from exc
-    except TypeError as exc:
-        raise ConfigError(f"--dataset-params: dataset {name!r} rejected {params!r}: {exc}") from exc
+        params = {"n_cases": n_needed} if name == "synthetic" else {}
+    return construct(cls, params, "--dataset-params")
 
 
 def _refinement(name: str, params: dict[str, Any] | None):
     from liverbench import registry
 
-    try:
-        return registry.get_postprocessor(name)(**(params or {}))
-    except ParamError as exc:
-        raise ConfigError(f"--refine-params.{exc.param}: {exc.problem}") from exc
-    except TypeError as exc:
-        raise ConfigError(f"--refine-params: {name} rejected {params!r}: {exc}") from exc
+    return construct(registry.get_postprocessor(name), params or {}, "--refine-params")
 
 
 def get_model(method: str, params: dict[str, Any], model_dir: str | None, ds, fit_ids: list[str], device: str):
@@ -82,12 +60,7 @@ def get_model(method: str, params: dict[str, Any], model_dir: str | None, ds, fi
 
         model = load_model(cls, Path(model_dir))  # InputError naming the file (exit 3)
     else:
-        try:
-            model = cls(**params)
-        except ParamError as exc:
-            raise ConfigError(f"--params.{exc.param}: {exc.problem}") from exc
-        except TypeError as exc:
-            raise ConfigError(f"--params: {method} rejected {params!r}: {exc}") from exc
+        model = construct(cls, params, "--params")
         if cls.trainable:
             if not fit_ids:
                 raise ConfigError(f"{method} is trainable: pass --model DIR or leave cases for --fit-cases")
@@ -107,7 +80,7 @@ def profile(method: str, *, params: dict[str, Any] | None = None, refine: str | 
     if cases < 1 or repeats < 1:
         raise ConfigError("--cases and --repeats must be >= 1")
     pp = _refinement(refine, refine_params) if refine else None  # bad params fail before any work
-    device = _device()
+    device = resolve_device("auto")
     trainable = registry.get_segmenter(method).trainable and not model_dir
     ds = _open_dataset(dataset, dataset_params, cases + (fit_cases if trainable else 0))
     ids = sorted(ds.case_ids())
@@ -149,7 +122,7 @@ def profile(method: str, *, params: dict[str, Any] | None = None, refine: str | 
         gpu_mb = torch.cuda.max_memory_allocated() / 2**20
     shape = tuple(case.image.shape)
     summary = {"method": method, "refine": refine, "device": device, "cases": cases, "repeats": repeats,
-               "dataset": dataset, "shape_last": shape, "t_model": t_model, "peak_rss_mb": _rss_mb(),
+               "dataset": dataset, "shape_last": shape, "t_model": t_model, "peak_rss_mb": peak_rss_mb(),
                "peak_gpu_mb": gpu_mb}
     return df, summary
 
@@ -196,7 +169,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         check_table_path(args.out)
     if args.metric not in tuning_metrics():
         raise ConfigError(f"--metric: unknown metric {args.metric!r}; choose one of {', '.join(sorted(tuning_metrics()))}")
-    device = _device()
+    device = resolve_device("auto")
     trainable = registry.get_segmenter(args.method).trainable and not args.model
     ds = _open_dataset(args.dataset, args.dataset_params, args.cases + (args.fit_cases if trainable else 0))
     ids = sorted(ds.case_ids())

@@ -21,12 +21,11 @@ from liverbench.backend import Backend
 from liverbench.config import RunConfig
 from liverbench.errors import ConfigError
 from liverbench.plan import Plan, build_plan
-from liverbench.plugin import ParamError
 from liverbench.progress import Progress
 from liverbench.scheduler import Scheduler
 from liverbench.splits import load_or_make, make_splits, read_saved
 from liverbench.store import ResultStore
-from liverbench.workspec import WorkSpec, resolve
+from liverbench.workspec import WorkSpec, construct, resolve
 
 
 @dataclass
@@ -60,19 +59,9 @@ class RunOutcome:
 
 def open_datasets(cfg: RunConfig, spec: WorkSpec):
     """(dataset, train dataset or None), with params errors named by their config key."""
-    out = []
-    for key in ("dataset", "train_dataset"):
-        table = getattr(cfg, key)
-        if table is None:
-            out.append(None)
-            continue
-        try:
-            out.append(spec.datasets[table.name](**table.params))
-        except ParamError as exc:  # e.g. a root folder that does not exist: the config's fault
-            raise ConfigError(f"{key}.params.{exc.param}: {exc.problem}") from exc
-        except TypeError as exc:
-            raise ConfigError(f"{key}.params: dataset {table.name!r} rejected {table.params!r}: {exc}") from exc
-    return out[0], out[1]
+    return tuple(None if (table := getattr(cfg, key)) is None else construct(spec.datasets[table.name], table.params,
+                                                                                f"{key}.params")
+                 for key in ("dataset", "train_dataset"))
 
 
 def check_runs_dir(cfg: RunConfig) -> None:

@@ -25,16 +25,14 @@ from typing import Any, Callable
 from liverbench.backend import Backend, Future, ModelSession
 from liverbench.errors import StoreError
 from liverbench.executors import units
+from liverbench.executors.units import RowOrder
 from liverbench.fit_progress import Watcher
 from liverbench.plan import FitJob, Plan, RowJob
 from liverbench.plugin import Resources
 from liverbench.progress import Progress
-from liverbench.rows import failed_row, row_header
+from liverbench.rows import RowResult, failed_row, row_header
 from liverbench.store import ResultStore
 from liverbench.workspec import WorkSpec
-
-# (row header, post-processor name, its params): one row for a unit to refine and score
-RowOrder = tuple[dict[str, Any], str, dict[str, Any]]
 
 # A tuning unit scores parameter points on predictions it is handed: one CPU. Tuning and
 # refinement units reserve no memory: the prediction actors already hold the models' memory
@@ -251,9 +249,9 @@ class Scheduler:
         self.in_flight += 1
 
     def _scored(self, unit: _CaseUnit, orders: list[RowOrder], future: Future) -> None:
-        rows = future.value if not future.error else [failed_row(header, future.error) for header, _, _ in orders]
-        for row in rows:
-            self._record(row)
+        results = future.value if not future.error else [failed_row(header, future.error) for header, _, _ in orders]
+        for result in results:
+            self._record(result)
         unit.open_futures -= 1
         if unit.open_futures == 0:
             self.in_flight -= 1
@@ -266,23 +264,23 @@ class Scheduler:
 
     # --- rows --------------------------------------------------------------------------------
     def _header(self, job: FitJob, r: RowJob, pp_params: dict[str, Any]) -> dict[str, Any]:
-        return row_header(job, r, self.spec.run, self.spec.dataset["name"], pp_params,
+        return row_header(job, r, self.spec.run, self.spec.dataset.name, pp_params,
                           self.fit_info.get(job.fit_key, {}).get("t_fit"))
 
     def _fail_rows(self, job: FitJob, rows: list[RowJob], error: str) -> None:
         for r in rows:
             self._record(failed_row(self._header(job, r, r.pp_params), error))
 
-    def _record(self, row: dict[str, Any]) -> None:
-        blob = row.pop("_prediction", None)
-        if blob is not None and row.get("status") == "ok":
-            self.store.save_prediction(row["row_key"], blob)
+    def _record(self, result: RowResult) -> None:
+        row = result.row
+        if result.mask is not None and result.ok:
+            self.store.save_prediction(row["row_key"], result.mask)
         self.store.append(row)
         self.computed += 1
         self._since_flush += 1
-        if row.get("status") != "ok":
+        if not result.ok:
             self.failures.append(row)
-        self.progress.update(1, failed=int(row.get("status") != "ok"))
+        self.progress.update(1, failed=int(not result.ok))
         if self._since_flush >= self.flush_every:
             self.store.flush()
             self._since_flush = 0

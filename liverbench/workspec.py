@@ -2,65 +2,77 @@
 
 The result, a `WorkSpec`, is what the plan, the environment manifest, the backend and every
 worker read: workers never consult the registry, so in-process registrations (a notebook, a
-test module) work on Ray workers too (the classes travel by value where needed).
+test module) work on Ray workers too (the classes travel by value where needed). It holds the
+typed config tables themselves (`config.PluginTable`, `config.MetricsConfig`), not dict copies.
+
+`construct(cls, params, key)` is the one way a plugin is built from params a user wrote (a run
+config, a command's --params): every failure is a ConfigError naming the key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
-from liverbench.errors import ConfigError, UnknownNameError
+from liverbench.errors import ConfigError, InputError, UnknownNameError
+
+# The config types are named, not imported: liverbench.config imports this module to check a config.
 
 
-@dataclass
+@dataclass(frozen=True)
 class WorkSpec:
-    """What a worker needs besides the job: plugin classes, dataset params, metrics config."""
+    """What a worker needs besides the job: plugin classes, the dataset tables, the metrics config."""
 
     run: str
-    dataset: dict[str, Any]  # {"name", "params"}
-    train_dataset: dict[str, Any] | None
-    metrics: dict[str, Any]  # MetricsConfig.as_dict()
+    dataset: "PluginTable"  # liverbench.config's typed tables, as parsed
+    train_dataset: "PluginTable | None"
+    metrics: "MetricsConfig"
     save_predictions: bool
     run_dir: str = ""  # absolute; fits keep their checkpoints under it (units.fit_workdir)
-    segmenters: dict[str, type] = field(default_factory=dict)
-    postprocessors: dict[str, type] = field(default_factory=dict)
-    datasets: dict[str, type] = field(default_factory=dict)
+    segmenters: Mapping[str, type] = field(default_factory=dict)
+    postprocessors: Mapping[str, type] = field(default_factory=dict)
+    datasets: Mapping[str, type] = field(default_factory=dict)
     backend: type | None = None  # a liverbench.backend.Backend subclass
-    backend_options: dict[str, Any] = field(default_factory=dict)  # its [execution.<name>], defaults filled
+    backend_options: Mapping[str, Any] = field(default_factory=dict)  # its [execution.<name>], defaults filled
+
+    def table(self, source: str) -> "PluginTable":
+        """The [dataset] or [train_dataset] table ("dataset" / "train_dataset")."""
+        table = self.train_dataset if source == "train_dataset" else self.dataset
+        if table is None:
+            raise ConfigError(f"{source}: the run config has no [{source}] table")
+        return table
 
 
-def resolve(cfg) -> WorkSpec:
-    """Resolve every plugin the `RunConfig` names and check every params table (the declared
-    checks, then the constructor: the neural methods check their resolved preset there), so a
-    bad name or value fails before any work, as a ConfigError naming its key."""
+def resolve(cfg: "RunConfig") -> WorkSpec:
+    """Resolve every plugin the `RunConfig` names and check every params table (unknown keys with
+    near matches, the declared checks, then the constructor: the neural methods check their
+    resolved preset there), so a bad name or value fails before any work, as a ConfigError
+    naming its key."""
     from liverbench import registry
 
     if cfg.plugins_allow is not None:
         registry.set_allow_list(cfg.plugins_allow)
-    spec = WorkSpec(run=cfg.name, dataset={"name": cfg.dataset.name, "params": dict(cfg.dataset.params)},
-                    train_dataset=({"name": cfg.train_dataset.name, "params": dict(cfg.train_dataset.params)}
-                                   if cfg.train_dataset else None),
-                    metrics=cfg.metrics.as_dict(), save_predictions=cfg.execution.save_predictions,
-                    run_dir=str(cfg.run_dir.resolve()))
+    datasets: dict[str, type] = {}
     for key in ("dataset", "train_dataset"):
         table = getattr(cfg, key)
         if table is not None:
-            cls = spec.datasets[table.name] = _load("dataset", table.name, f"{key}.name")
-            _check(cls, table.params, f"{key}.params", construct=False)  # opened (scanned) in prepare()
+            cls = datasets[table.name] = _load("dataset", table.name, f"{key}.name")
+            check(cls, table.params, f"{key}.params")  # constructed (its folder scanned) in runner.prepare
+    segmenters: dict[str, type] = {}
     for i, m in enumerate(cfg.methods):
-        cls = spec.segmenters[m.name] = _load("segmenter", m.name, f"methods[{i}].name")
-        _check(cls, m.params, f"methods[{i}].params", inputs=True)
+        cls = segmenters[m.name] = _load("segmenter", m.name, f"methods[{i}].name")
+        construct(cls, m.params, f"methods[{i}].params", inputs=True)
+    postprocessors: dict[str, type] = {}
     for i, pp in enumerate(cfg.postprocessors):
-        cls = spec.postprocessors[pp.name] = _load("postprocessor", pp.name, f"postprocessors[{i}].name")
+        cls = postprocessors[pp.name] = _load("postprocessor", pp.name, f"postprocessors[{i}].name")
         if not pp.tune:
-            _check(cls, pp.params, f"postprocessors[{i}].params")
-    backend = cfg.execution.backend
-    spec.backend = _load("backend", backend, "execution.backend")
-    # the backend's [execution.<name>] table: unknown keys named, defaults filled, values checked
-    spec.backend_options = spec.backend.resolve_params(cfg.execution.options, f"execution.{backend}")
-    return spec
+            construct(cls, pp.params, f"postprocessors[{i}].params")
+    backend = _load("backend", cfg.execution.backend, "execution.backend")
+    return WorkSpec(run=cfg.name, dataset=cfg.dataset, train_dataset=cfg.train_dataset, metrics=cfg.metrics,
+                    save_predictions=cfg.execution.save_predictions, run_dir=str(cfg.run_dir.resolve()),
+                    segmenters=segmenters, postprocessors=postprocessors, datasets=datasets, backend=backend,
+                    # the backend's [execution.<name>] table: unknown keys named, defaults filled, values checked
+                    backend_options=backend.resolve_params(cfg.execution.options, f"execution.{cfg.execution.backend}"))
 
 
 def _load(kind: str, name: str, key: str) -> type:
@@ -74,21 +86,39 @@ def _load(kind: str, name: str, key: str) -> type:
         raise ConfigError(f"{key}: {kind} {name!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
 
 
-def _check(cls: type, params: Mapping[str, Any], key: str, construct: bool = True, inputs: bool = False) -> None:
-    """The declared checks (`param_checks`), then the constructor itself, then (`inputs`, for a
-    segmenter) its `check_inputs` of the files it names; the case ids are checked in
-    `runner.prepare`. Plugins keep __init__ cheap (no weights are loaded there), so this costs
-    nothing before the work."""
-    from liverbench.plugin import ParamError, check_params
+def check(cls: type, params: Mapping[str, Any], key: str) -> None:
+    """The checks that need no construction: unknown keys (with near matches), then the declared
+    `param_checks`. Through `Parameterised.resolve_params`, so a third-party plugin whose
+    `__init__` takes named keywords gets the same did-you-mean error as a built-in with
+    `defaults` (Python's own "unexpected keyword argument" would otherwise come first)."""
+    from liverbench.plugin import ParamError, Parameterised, check_params
 
-    check_params(cls, params, key)
-    if not construct:
-        return
+    try:
+        if isinstance(cls, type) and issubclass(cls, Parameterised):
+            cls.resolve_params(params, "")
+        else:
+            check_params(cls, params)
+    except ParamError as exc:
+        raise ConfigError(f"{key}.{exc.param}: {exc.problem}") from exc
+
+
+def construct(cls: type, params: Mapping[str, Any], key: str, inputs: bool = False):
+    """`cls(**params)` after `check`, then (`inputs`, for a segmenter) its `check_inputs` of the
+    files it names (the case ids are checked in `runner.prepare`); a failure is a ConfigError
+    naming `key`, except bad input data (InputError: a dataset's unreadable file), which stays
+    what it is. Plugins keep __init__ cheap (no weights are loaded there), so checking a config
+    this way costs nothing before the work."""
+    from liverbench.plugin import ParamError
+
+    check(cls, params, key)
     try:
         instance = cls(**params)
         if inputs:
             instance.check_inputs(())
+        return instance
     except ParamError as exc:
         raise ConfigError(f"{key}.{exc.param}: {exc.problem}") from exc
+    except InputError:
+        raise
     except Exception as exc:
         raise ConfigError(f"{key}: {cls.__name__} rejected {dict(params)!r}: {type(exc).__name__}: {exc}") from exc

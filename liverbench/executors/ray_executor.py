@@ -28,7 +28,8 @@ import logging
 import sys
 from typing import Any, Callable, Iterable
 
-from liverbench.backend import Backend, Future, ModelSession, local_cuda_devices
+from liverbench.backend import Backend, Future, ModelSession
+from liverbench.devices import local_cuda_devices
 from liverbench.executors import units
 from liverbench.plugin import Param, Resources
 

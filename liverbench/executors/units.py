@@ -14,37 +14,38 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import socket
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from liverbench.devices import resolve_device
+from liverbench.devices import gpu_state, reset_gpu_peak, resolve_device
 from liverbench.errors import InputError, error_text
 from liverbench.fit_progress import FileReporter
 from liverbench.hashing import canonical_json
 from liverbench.plan import FitJob
 from liverbench.plugin import Context, Prediction
-from liverbench.rows import PREDICT_COLUMNS, failed_row
+from liverbench.memory import peak_rss_mb
+from liverbench.rows import PredictInfo, RowResult, failed_row
 from liverbench.stopwatch import Stopwatch
 from liverbench.volume import Case
-from liverbench.workspec import WorkSpec
+from liverbench.workspec import WorkSpec, construct
 
 
 _DATASETS: dict[str, Any] = {}  # per process: opening a dataset may scan a folder
 
 
 def open_dataset(spec: WorkSpec, source: str = "dataset"):
-    table = spec.train_dataset if source == "train_dataset" else spec.dataset
-    key = canonical_json(table)
+    """The run's [dataset] (or [train_dataset]) opened once per process."""
+    table = spec.table(source)
+    key = canonical_json({"name": table.name, "params": table.params})
     if key not in _DATASETS:
-        _DATASETS[key] = spec.datasets[table["name"]](**table["params"])
+        _DATASETS[key] = construct(spec.datasets[table.name], table.params, f"{source}.params")
     return _DATASETS[key]
 
 
@@ -58,35 +59,16 @@ def seed_everything(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux, bytes on macOS.
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+class Predicted(NamedTuple):
+    """One case predicted by a loaded model: the case and its prediction (None where it failed), and what it reported."""
+
+    case: Case | None
+    prediction: Prediction | None
+    info: PredictInfo
 
 
-def _gpu_state(device: str) -> tuple[str, float | None]:
-    """(GPU name, peak allocated MiB since the last reset) where CUDA is in use."""
-    if not device.startswith("cuda"):
-        return "", None
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(), torch.cuda.max_memory_allocated() / 2**20
-    except ImportError:
-        pass
-    return "", None
-
-
-def _reset_gpu_peak(device: str) -> None:
-    if device.startswith("cuda"):
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
-        except ImportError:
-            pass
+# (row header, post-processor name, its params): one row for a unit to refine and score
+RowOrder = tuple[dict[str, Any], str, dict[str, Any]]
 
 
 # --- fit -------------------------------------------------------------------------------------
@@ -142,14 +124,14 @@ def run_fit(spec: WorkSpec, job: FitJob) -> FitResult:
                 datasets = {source: open_dataset(spec, source) for source in sources}
                 train = [_load_case(datasets[source], cid, need_mask=True) for source, cid in job.training_cases()]
                 val = [_load_case(datasets[job.train_source], cid, need_mask=True) for cid in job.val]
-                _reset_gpu_peak(device)
+                reset_gpu_peak(device)
                 model.fit(train, val, ctx)
                 curves = [dict(c) for c in model.learning_curves()]
             out = Path(tmp) / "model"
             out.mkdir()
             model.save(out)
             files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-        gpu_name, gpu_mb = _gpu_state(device)
+        gpu_name, gpu_mb = gpu_state(device)
         return FitResult(ok=True, files=files, curves=curves, t_fit=time.perf_counter() - t0, device=device,
                          gpu_name=gpu_name, peak_gpu_mb=gpu_mb, peak_rss_mb=peak_rss_mb(), host=socket.gethostname())
     except Exception as exc:  # noqa: BLE001 -- a failing method becomes failed rows, the run goes on
@@ -234,50 +216,46 @@ class Predictor:
                           f"failed: {error_text(exc)}")
         self.cold = True
 
-    def predict(self, case_id: str, source: str = "dataset") -> tuple[Case | None, Prediction | None, dict[str, Any]]:
-        """Read `case_id` (from the scored dataset, or the training one for tuning), predict it;
-        returns (case, prediction, info). Never raises."""
-        info: dict[str, Any] = {"case_id": case_id, "t_read": np.nan, "t_preprocess": np.nan, "t_predict": np.nan,
-                                "cold": self.cold, "device": self.device, "host": socket.gethostname(),
-                                "gpu_name": "", "peak_gpu_mb": None, "error": "", "stage": "predict"}
+    def predict(self, case_id: str, source: str = "dataset") -> Predicted:
+        """Read `case_id` (from the scored dataset, or the training one for tuning), predict it.
+        Never raises: a failure comes back as a Predicted without case and prediction."""
+        info = PredictInfo(case_id=case_id, cold=self.cold, device=self.device, host=socket.gethostname())
         self.cold = False
         if self.model is None:
-            info["error"] = self.error
-            info["peak_rss_mb"] = peak_rss_mb()
-            return None, None, info
-        case = None
+            info.error, info.peak_rss_mb = self.error, peak_rss_mb()
+            return Predicted(None, None, info)
         try:
             t0 = time.perf_counter()
-            info["stage"] = "read"
+            info.stage = "read"
             ds = open_dataset(self.spec, source)
             case = _load_case(ds, case_id, need_mask=True)
             from liverbench.validate import finite_image
 
             finite_image(case.image.array, f"case {case_id!r} image")
-            info["t_read"] = time.perf_counter() - t0
-            info["stage"] = "predict"
+            info.t_read = time.perf_counter() - t0
+            info.stage = "predict"
             sw = Stopwatch(sync_cuda=self.device.startswith("cuda"))
             ctx = Context(device=self.job.device, seed=self.job.seed, stopwatch=sw, case_id=case_id)
-            _reset_gpu_peak(self.device)
+            reset_gpu_peak(self.device)
             seed_everything(self.job.seed)
             t1 = time.perf_counter()
             with sw.stage("__predict_total"):
                 pred = self.model.predict(case.image, ctx)
             total = time.perf_counter() - t1
             # A segmenter may time its own resampling / normalisation as "preprocess".
-            info["t_preprocess"] = float(sw.totals.get("preprocess", 0.0))
-            info["t_predict"] = max(0.0, total - info["t_preprocess"])
+            info.t_preprocess = float(sw.totals.get("preprocess", 0.0))
+            info.t_predict = max(0.0, total - info.t_preprocess)
             pred = check_prediction(pred, case, self.job.method)
-            info["gpu_name"], info["peak_gpu_mb"] = _gpu_state(self.device)
-            info["peak_rss_mb"] = peak_rss_mb()
-            return case, pred, info
+            info.gpu_name, info.peak_gpu_mb = gpu_state(self.device)
+            info.peak_rss_mb = peak_rss_mb()
+            return Predicted(case, pred, info)
         except Exception as exc:  # noqa: BLE001
-            where = "reading" if info["stage"] == "read" else f"{self.job.method} predicting"
-            info["error"] = f"case {case_id!r}: {where} failed: {error_text(exc)}"
-            info["peak_rss_mb"] = peak_rss_mb()
-            return None, None, info
+            where = "reading" if info.stage == "read" else f"{self.job.method} predicting"
+            info.error = f"case {case_id!r}: {where} failed: {error_text(exc)}"
+            info.peak_rss_mb = peak_rss_mb()
+            return Predicted(None, None, info)
 
-    def predict_and_score(self, case_id: str, rows: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def predict_and_score(self, case_id: str, rows: list[RowOrder]) -> list[RowResult]:
         """Predict `case_id` once, then refine + score each (header, pp_name, pp_params) row in
         this process: the case and its prediction never leave it. Never raises."""
         return refine_rows(self.spec, self.predict(case_id), rows)
@@ -306,26 +284,25 @@ def check_prediction(pred: Any, case: Case, method: str) -> Prediction:
 # --- refine + score --------------------------------------------------------------------------
 
 
-def refine_rows(spec: WorkSpec, prediction: tuple, rows: list[tuple[dict[str, Any], str, dict[str, Any]]]
-                ) -> list[dict[str, Any]]:
-    """Refine + score one prediction (`Predictor.predict`'s triple) for each (header,
+def refine_rows(spec: WorkSpec, predicted: Predicted, rows: list[RowOrder]) -> list[RowResult]:
+    """Refine + score one prediction (`Predictor.predict`'s result) for each (header,
     post-processor name, its params) row."""
-    case, pred, info = prediction
-    return [refine_and_score(case, pred, info, header, pp, params, spec) for header, pp, params in rows]
+    return [refine_and_score(predicted, header, pp, params, spec) for header, pp, params in rows]
 
 
-def refine_and_score(case: Case | None, pred: Prediction | None, info: dict[str, Any], header: dict[str, Any],
-                     pp_name: str, pp_params: dict[str, Any], spec: WorkSpec) -> dict[str, Any]:
-    """Refine one prediction with one post-processor and score it against the reference."""
+def refine_and_score(predicted: Predicted, header: dict[str, Any], pp_name: str, pp_params: dict[str, Any],
+                     spec: WorkSpec) -> RowResult:
+    """Refine one prediction with one post-processor and score it against the reference; the
+    refined mask comes back beside the row where the run saves predictions."""
+    case, pred, info = predicted
     if case is None or pred is None:
-        return failed_row(header, info.get("error") or "prediction missing", info)
-    row = dict(header)
-    for k in PREDICT_COLUMNS:
-        row[k] = info.get(k)
+        return failed_row(header, info.error or "prediction missing", info)
+    row = dict(header) | info.columns()
     from liverbench.metrics import evaluate
     from liverbench.validate import binary_mask
 
     stage = "refine"
+    saved = None
     try:
         sw = Stopwatch(sync_cuda=False)
         ctx = Context(device="cpu", seed=header["seed"], stopwatch=sw, case_id=case.id)
@@ -340,19 +317,20 @@ def refine_and_score(case: Case | None, pred: Prediction | None, info: dict[str,
         stage = "metrics"
         ref = binary_mask(case.mask.array, f"case {case.id!r} reference mask")
         t0 = time.perf_counter()
-        m = evaluate(mask, ref, case.mask.spacing, convention=spec.metrics["convention"],
-                     nsd_tolerance_mm=spec.metrics["nsd_tolerance_mm"], refs=spec.metrics.get("refs"))
+        m = evaluate(mask, ref, case.mask.spacing, convention=spec.metrics.convention,
+                     nsd_tolerance_mm=spec.metrics.nsd_tolerance_mm, refs=spec.metrics.refs)
         row["t_metrics"] = time.perf_counter() - t0
         note = m.pop("note", "") or ""
         row.update({k: float(v) for k, v in m.items()})
         row.update(status="ok", error="", note=note)
         if spec.save_predictions:
-            row["_prediction"] = encode_mask(case, mask)
+            saved = encode_mask(case, mask)
     except Exception as exc:  # noqa: BLE001
         what = f"{pp_name} refining" if stage == "refine" else "scoring"
         row.update(status="failed", error=f"case {case.id!r}: {what} failed: {error_text(exc)}", note="")
-    row["peak_rss_mb"] = max(float(info.get("peak_rss_mb") or 0.0), peak_rss_mb())
-    return row
+        saved = None
+    row["peak_rss_mb"] = max(float(info.peak_rss_mb or 0.0), peak_rss_mb())
+    return RowResult(row, saved)
 
 
 def encode_mask(case: Case, mask: np.ndarray) -> bytes:
@@ -368,20 +346,20 @@ def encode_mask(case: Case, mask: np.ndarray) -> bytes:
 # --- tuning ----------------------------------------------------------------------------------
 
 
-def tune(spec: WorkSpec, pp_name: str, metric: str, *predictions: tuple) -> TuneResult:
-    """Grid-search a refinement on training-set predictions (`Predictor.predict` triples;
+def tune(spec: WorkSpec, pp_name: str, metric: str, *predictions: Predicted) -> TuneResult:
+    """Grid-search a refinement on training-set predictions (`Predictor.predict` results;
     liverbench.tuning)."""
     from liverbench.tuning import tune_refinement
 
     items = []
     for case, pred, info in predictions:
         if case is None:
-            return TuneResult(ok=False, error=f"tuning {pp_name}: {info['error']}", n_items=len(predictions))
+            return TuneResult(ok=False, error=f"tuning {pp_name}: {info.error}", n_items=len(predictions))
         items.append((case, pred))
     try:
         # the class itself, not its name: workers have no registry (in-process plugins too)
         best, table = tune_refinement(spec.postprocessors[pp_name], items, metric=metric,
-                                      convention=spec.metrics["convention"])
+                                      convention=spec.metrics.convention)
         return TuneResult(ok=True, params=dict(best), n_items=len(items))
     except Exception as exc:  # noqa: BLE001
         return TuneResult(ok=False, error=f"tuning {pp_name} failed: {error_text(exc)}", n_items=len(items))

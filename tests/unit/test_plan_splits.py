@@ -134,8 +134,7 @@ def make_cfg(**over):
 
 def plan_for(cfg, fp="fp", gpus=1.0):
     folds = make_splits(cfg.split.as_dict(), IDS[:4])
-    spec = WorkSpec(run=cfg.name, dataset={"name": "d", "params": {}}, train_dataset=None,
-                    metrics=cfg.metrics.as_dict(), save_predictions=False,
+    spec = WorkSpec(run=cfg.name, dataset=cfg.dataset, train_dataset=None, metrics=cfg.metrics, save_predictions=False,
                     segmenters={m.name: registry.get_segmenter(m.name) for m in cfg.methods},
                     postprocessors={pp.name: registry.get_postprocessor(pp.name) for pp in cfg.postprocessors})
     return build_plan(cfg, spec, folds, fp, None, gpus)
