@@ -78,6 +78,11 @@ def _recording_cnn3d():
         name = "rec-cnn3d"
         param_checks = {**CNN3D.param_checks, "log_dir": Param(str)}
 
+        @classmethod
+        def param_defaults(cls, params):  # the preset's keys, plus this test's own
+            defaults, known = super().param_defaults(params)
+            return defaults, known | {"log_dir"}
+
         def __init__(self, log_dir: str = "", **params):
             super().__init__(**params)
             self.params["log_dir"] = log_dir
