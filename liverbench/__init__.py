@@ -1,7 +1,57 @@
-"""liverbench: train, evaluate and compare 3D CT liver segmentation methods the SLiver07 way."""
+"""liverbench: train, evaluate and compare 3D CT liver segmentation methods the SLiver07 way.
 
+The public API, importable from `liverbench` itself:
+
+- data: `Case` (one CT scan and its liver mask), `Volume` (an array on a grid; see
+  liverbench.volume for an example);
+- writing a plugin: `Segmenter`, `PostProcessor`, `Dataset`, `Prediction`, `Context`,
+  `Resources`, `Param` (liverbench.plugin), `register` (an in-process registration), and the
+  contract kit `check_segmenter`, `check_postprocessor`, `check_dataset` (liverbench.testing);
+- scoring: `evaluate(seg, ref, spacing)`, one case's SLiver07 measures and scores;
+- running: `run_benchmark(config)` (liverbench.api: a TOML path, a dict or a RunConfig),
+  `load_config`, `ResultStore(run_dir).rows()`, `build_report(run_dir, out_dir)`.
+
+The plugin API loads with the package; the rest is imported when first used, so a worker that
+only needs a plugin's base classes does not pay for the runner, the store or the report.
+"""
+
+from liverbench.plugin import Context, Dataset, Param, PostProcessor, Prediction, Resources, Segmenter
 from liverbench.volume import Case, Volume
-from liverbench.plugin import Context, PostProcessor, Prediction, Resources, Segmenter
 
 __version__ = "0.1.0"
-__all__ = ["Case", "Volume", "Context", "PostProcessor", "Prediction", "Resources", "Segmenter"]
+__all__ = ["Case", "Volume", "Context", "Dataset", "Param", "PostProcessor", "Prediction", "Resources", "Segmenter",
+           "register", "check_segmenter", "check_postprocessor", "check_dataset", "evaluate", "run_benchmark",
+           "load_config", "ResultStore", "build_report"]
+
+
+def __getattr__(name: str):
+    """The rest of the public API, imported on first use."""
+    if name == "evaluate":
+        from liverbench.metrics import evaluate
+
+        return evaluate
+    if name == "run_benchmark":
+        from liverbench.api import run_benchmark
+
+        return run_benchmark
+    if name == "load_config":
+        from liverbench.config import load_config
+
+        return load_config
+    if name == "ResultStore":
+        from liverbench.store import ResultStore
+
+        return ResultStore
+    if name == "build_report":
+        from liverbench.report import build_report
+
+        return build_report
+    if name == "register":
+        from liverbench.registry import register
+
+        return register
+    if name in ("check_segmenter", "check_postprocessor", "check_dataset"):
+        from liverbench import testing
+
+        return getattr(testing, name)
+    raise AttributeError(f"module 'liverbench' has no attribute {name!r}")

@@ -6,6 +6,7 @@
     liverbench methods
     liverbench profile METHOD [--refine PP] [--cases N] [--repeats R] [--dataset NAME]
     liverbench tune-refinement PP --method METHOD [--cases N]
+    liverbench check NAME [--kind KIND] [--params JSON]
     liverbench --version
 """
 
@@ -136,6 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     _method_args(t, positional=False)
     t.add_argument("--metric", default="score", help="metric to optimise (default score)")
     t.add_argument("--out", metavar="FILE", help="write the grid table (.csv or .parquet)")
+
+    c = sub.add_parser("check", formatter_class=_Formatter, help="run the contract kit on an installed plugin",
+                       description="Check that an installed segmenter, post-processor or dataset honours the "
+                                   "plugin contract (liverbench.testing): it fits and predicts on tiny phantoms, "
+                                   "checks declarations, outputs, save/load; a failure names the check.",
+                       epilog="examples:\n  liverbench check hu-threshold\n"
+                              "  liverbench check cnn3d --params '{\"preset\": \"cpu\", \"iterations\": 2}'\n"
+                              "  liverbench check nifti-folder --params '{\"root\": \"data/mine\"}'\n\n"
+                              "exit codes: 0 the contract holds, 1 a check failed, 2 unknown name or bad params")
+    c.add_argument("name", help="plugin name, as `liverbench methods` lists it")
+    c.add_argument("--kind", choices=("segmenter", "postprocessor", "dataset"),
+                   help="which kind, where a name is used by several")
+    c.add_argument("--params", type=_json_arg, default={}, metavar="JSON", help="constructor parameters")
     return p
 
 
@@ -201,6 +215,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from liverbench.profiling import cmd_tune
 
         return cmd_tune(args)
+    if args.command == "check":
+        from liverbench.check_plugin import cmd_check
+
+        return cmd_check(args)
     raise AssertionError(args.command)
 
 

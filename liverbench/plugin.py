@@ -185,17 +185,18 @@ class Parameterised:
         defaults, known = cls.param_defaults(params)
         for key in params:
             if known is not None and key not in known:
-                raise ParamError(key, f"unknown parameter{_suggest(key, known)}", where)
+                raise ParamError(key, unknown_param_problem(key, known), where)
         resolved = {k: _json_shaped(v) for k, v in {**defaults, **params}.items()}
         check_params(cls, resolved, where)
         return resolved
 
 
-def _suggest(key: str, known: set[str]) -> str:
+def unknown_param_problem(key: str, known: set[str]) -> str:
+    """'unknown parameter; did you mean 'width'?' (or the known keys, where none is near)."""
     near = difflib.get_close_matches(key, sorted(known), n=3)
     if near:
-        return f"; did you mean {', '.join(map(repr, near))}?"
-    return f"; known: {', '.join(sorted(known))}" if known else "; it takes none"
+        return f"unknown parameter; did you mean {', '.join(map(repr, near))}?"
+    return f"unknown parameter; known: {', '.join(sorted(known))}" if known else "unknown parameter; it takes none"
 
 
 @dataclass

@@ -11,6 +11,21 @@ Conventions (see DESIGN.md):
 - `Volume.affine` is the nibabel-style 4x4 matrix that maps a voxel index given in (x, y, z)
   order (the array index reversed) to RAS+ world coordinates in mm. It describes the
   canonical array, so writing it back out preserves the world position of every voxel.
+
+What a plugin sees, and how a dataset builds it:
+
+    >>> import numpy as np
+    >>> from liverbench import Case, Volume
+    >>> image = Volume(np.full((40, 64, 64), -1000.0, np.float32), spacing=(5.0, 0.8, 0.8))  # (z, y, x), mm
+    >>> image.array[10:30, 20:50, 10:40] = 60.0                                            # HU
+    >>> case = Case("p001", image, mask=image.with_array((image.array > 0).astype(np.uint8)),
+    ...             meta={"phase": "contrast"})
+    >>> case.image.shape, case.image.spacing, int(case.liver.sum()), round(case.mask.voxel_volume_ml * case.liver.sum())
+    ((40, 64, 64), (5.0, 0.8, 0.8), 18000, 58)
+
+A segmenter's `predict(image, ctx)` gets `case.image` (never the mask) and returns a
+`Prediction` whose `prob` has `image.shape`; a dataset's `load(case_id)` returns a `Case`
+(`liverbench.io.read_volume` reads a file into a canonical `Volume`).
 """
 
 from __future__ import annotations
@@ -33,6 +48,10 @@ def affine_from_spacing(spacing_zyx, origin_xyz=(0.0, 0.0, 0.0)) -> np.ndarray:
 
 @dataclass(eq=False)
 class Volume:
+    """A 3D array on a grid: `array` indexed (z, y, x), `spacing` in mm (z, y, x), `affine` the
+    voxel (x, y, z) -> RAS+ mm map of that canonical array (from the spacing when not given).
+    `with_array` puts another array (a mask, a probability map) on the same grid."""
+
     array: np.ndarray
     spacing: tuple[float, float, float]
     affine: np.ndarray | None = None
@@ -73,7 +92,10 @@ class Volume:
 class Case:
     """One CT scan: image in HU, the liver mask on the same grid (or None), metadata.
 
-    `meta` carries facts such as phase ("contrast"/"native"), source, licence, file paths.
+    `mask` is a 0/1 `Volume` on the image's grid (checked here: shape and spacing); `liver` is
+    it as a bool array. `meta` carries facts such as phase ("contrast"/"native"), source,
+    licence, file paths. Training gets cases with masks; `predict` gets `case.image` only.
+    See the module docstring for an example.
     """
 
     id: str

@@ -87,17 +87,27 @@ def _load(kind: str, name: str, key: str) -> type:
 
 
 def check(cls: type, params: Mapping[str, Any], key: str) -> None:
-    """The checks that need no construction: unknown keys (with near matches), then the declared
-    `param_checks`. Through `Parameterised.resolve_params`, so a third-party plugin whose
-    `__init__` takes named keywords gets the same did-you-mean error as a built-in with
-    `defaults` (Python's own "unexpected keyword argument" would otherwise come first)."""
-    from liverbench.plugin import ParamError, Parameterised, check_params
+    """The checks that need no construction: a key the constructor's signature cannot take
+    (named, with near matches), then the declared `param_checks`. So a third-party plugin whose
+    `__init__` takes plain keywords gets the same did-you-mean error as a built-in (whose base
+    constructor finds it in `defaults`), not Python's "unexpected keyword argument"."""
+    import inspect
+
+    from liverbench.plugin import ParamError, check_params, unknown_param_problem
 
     try:
-        if isinstance(cls, type) and issubclass(cls, Parameterised):
-            cls.resolve_params(params, "")
-        else:
-            check_params(cls, params)
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):  # a builtin or C-level __init__: the constructor decides
+        signature = None
+    if signature is not None:
+        keywords = list(signature.parameters.values())[1:]  # [0] is self
+        if not any(p.kind is p.VAR_KEYWORD for p in keywords):
+            known = {p.name for p in keywords if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            for name in params:
+                if name not in known:
+                    raise ConfigError(f"{key}.{name}: {unknown_param_problem(name, known)}")
+    try:
+        check_params(cls, params)
     except ParamError as exc:
         raise ConfigError(f"{key}.{exc.param}: {exc.problem}") from exc
 
