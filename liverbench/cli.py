@@ -212,7 +212,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return cmd_profile(args)
     if args.command == "tune-refinement":
-        from liverbench.profiling import cmd_tune
+        from liverbench.tune_command import cmd_tune
 
         return cmd_tune(args)
     if args.command == "check":

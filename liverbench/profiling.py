@@ -7,7 +7,7 @@ rest of predict()), refine (the post-processor). The first call of the process i
 (lazy imports, allocator and cache warm-up, CUDA context) and is shown apart, never mixed
 into the medians. On CUDA the stopwatch synchronises around each stage.
 
-`liverbench tune-refinement` lives here too: it shares the "get a model, predict N cases" part.
+`liverbench tune-refinement` (tune_command.py) uses its "get a model, open a dataset" part.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from liverbench.devices import resolve_device
 from liverbench.memory import peak_rss_mb
 from liverbench.plugin import Context, Prediction
 from liverbench.stopwatch import Stopwatch
-from liverbench.table_file import check_table_path, write_table
 from liverbench.workspec import construct
 
 STAGES = ("read", "preprocess", "predict", "refine")
 
 
-def _open_dataset(name: str, params: dict[str, Any] | None, n_needed: int):
+def open_dataset(name: str, params: dict[str, Any] | None, n_needed: int):
     """The dataset to profile on; the synthetic one (its defaults) with `n_needed` phantoms unless given params."""
     from liverbench import registry
 
@@ -82,7 +81,7 @@ def profile(method: str, *, params: dict[str, Any] | None = None, refine: str | 
     pp = _refinement(refine, refine_params) if refine else None  # bad params fail before any work
     device = resolve_device("auto")
     trainable = registry.get_segmenter(method).trainable and not model_dir
-    ds = _open_dataset(dataset, dataset_params, cases + (fit_cases if trainable else 0))
+    ds = open_dataset(dataset, dataset_params, cases + (fit_cases if trainable else 0))
     ids = sorted(ds.case_ids())
     if len(ids) < cases:
         raise ConfigError(f"--cases {cases}: dataset {dataset!r} has only {len(ids)} cases")
@@ -155,37 +154,4 @@ def cmd_profile(args: argparse.Namespace) -> int:
                           cases=args.cases, repeats=args.repeats, dataset=args.dataset,
                           dataset_params=args.dataset_params, model_dir=args.model, fit_cases=args.fit_cases)
     print(summary_table(df, summary))
-    return 0
-
-
-def cmd_tune(args: argparse.Namespace) -> int:
-    from liverbench import registry
-    from liverbench.tuning import tune_refinement
-
-    from liverbench.config import tuning_metrics
-
-    registry.get_postprocessor(args.postprocessor)  # unknown names and file types fail before any work
-    if args.out:
-        check_table_path(args.out)
-    if args.metric not in tuning_metrics():
-        raise ConfigError(f"--metric: unknown metric {args.metric!r}; choose one of {', '.join(sorted(tuning_metrics()))}")
-    device = resolve_device("auto")
-    trainable = registry.get_segmenter(args.method).trainable and not args.model
-    ds = _open_dataset(args.dataset, args.dataset_params, args.cases + (args.fit_cases if trainable else 0))
-    ids = sorted(ds.case_ids())
-    if len(ids) < args.cases:
-        raise ConfigError(f"--cases {args.cases}: dataset {args.dataset!r} has only {len(ids)} cases")
-    model, _ = get_model(args.method, args.params, args.model, ds,
-                         ids[args.cases:args.cases + args.fit_cases] if trainable else [], device)
-    items = []
-    for cid in ids[: args.cases]:
-        case = ds.load(cid)
-        pred = model.predict(case.image, Context(device=device, seed=0, case_id=cid))
-        items.append((case, pred if isinstance(pred, Prediction) else Prediction(prob=pred)))
-    best, table = tune_refinement(args.postprocessor, items, metric=args.metric)
-    with pd.option_context("display.max_rows", 50, "display.width", 160):
-        print(table)
-    print(f"best {args.postprocessor} params for {args.metric}: {best}")
-    if args.out:
-        write_table(table, args.out)
     return 0
