@@ -29,8 +29,8 @@ from pydensecrf.utils import create_pairwise_bilateral, create_pairwise_gaussian
 
 from baselines.roi import find_roi
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, Param, PostProcessor, Prediction, Resources
-from liverbench.volume import Volume
+from liverbench.plugins.base import Context, Param, PostProcessor, Prediction, Resources
+from liverbench.data.volume import Volume
 
 EPS = 1e-6  # clip for -log p: a sure voxel costs 13.8, more than any pairwise sum (mu1 + mu2)
 
@@ -175,7 +175,7 @@ class DenseCRF(PostProcessor):
     def param_space(cls, extras: frozenset[str] = frozenset()) -> dict[str, list[Any]]:
         """All six parameters of Dou et al. Sec. 2.3 (tau_d per branch, mu1, mu2, theta_alpha,
         theta_beta, theta_gamma), each over three values (the default first), searched
-        coordinate-wise on training-set predictions (liverbench.tuning: at most 29 points in two
+        coordinate-wise on training-set predictions (liverbench.run.tuning: at most 29 points in two
         sweeps). A branch the predictions lack gets no tau axis: its weight stays 0, so a method
         without deep supervision (cnn3d) is refined from its final map alone by construction."""
         space: dict[str, list[Any]] = {

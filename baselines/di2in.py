@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from baselines.nets.di2in import DI2IN as DI2INNet
 from baselines.neural import FitKit, NeuralSegmenter, common_preset
 from baselines.training import Trainer, step_decay
-from liverbench.plugin import Param
+from liverbench.plugins.base import Param
 
 _DI2IN_KEYS = dict(branch_weight=1.0, final_weight=1.0, lr_gamma=0.1)
 

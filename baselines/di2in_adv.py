@@ -35,7 +35,7 @@ from baselines.nets.discriminator import Discriminator
 from baselines.neural import FitKit
 from baselines.training import Trainer, make_optimizer, step_decay
 from liverbench.errors import ConfigError
-from liverbench.plugin import Param
+from liverbench.plugins.base import Param
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {

@@ -47,7 +47,7 @@ from baselines.nets.dou import DouDSN
 from baselines.neural import FitKit, NeuralSegmenter, common_preset, steps_per_epoch
 from baselines.training import Trainer, decayed_weight, step_decay
 from liverbench.errors import ConfigError
-from liverbench.plugin import Param
+from liverbench.plugins.base import Param
 
 _DSN_KEYS = dict(
     eta=[0.3, 0.4],  # initial eta_d for the branches after layers 3 and 6

@@ -17,8 +17,8 @@ import numpy as np
 
 from baselines.roi import find_roi
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, Param, PostProcessor, Prediction, Resources
-from liverbench.volume import Volume
+from liverbench.plugins.base import Context, Param, PostProcessor, Prediction, Resources
+from liverbench.data.volume import Volume
 
 EPS = 1e-6
 

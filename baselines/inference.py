@@ -5,7 +5,7 @@ the liver probability of every output ("prob" from the last layer, "branch1", "b
 from the deep-supervision branches) on that grid:
 
 - whole volume, padded at the end of each axis to a multiple of the network's stride
-  (`liverbench.preprocess.pad_to_multiple`), when it has at most `max_voxels` voxels: the
+  (`liverbench.data.preprocess.pad_to_multiple`), when it has at most `max_voxels` voxels: the
   papers' own mode (both networks are fully convolutional and run on entire volumes);
 - otherwise overlapping tiles of `tile` voxels (multiples of the stride), blended with a
   Gaussian weight centred on each tile (nnU-Net's choice: tile borders, where zero padding
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from liverbench.errors import ConfigError
-from liverbench.preprocess import pad_to_multiple, resample_array
+from liverbench.data.preprocess import pad_to_multiple, resample_array
 
 BLENDS = ("gaussian", "uniform")
 

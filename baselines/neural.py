@@ -44,8 +44,8 @@ from baselines.training import (
 )
 from liverbench.devices import resolve_device
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context, Param, ParamError, Prediction, Resources, Segmenter
-from liverbench.volume import Case, Volume
+from liverbench.plugins.base import Context, Param, ParamError, Prediction, Resources, Segmenter
+from liverbench.data.volume import Case, Volume
 
 MODEL_WEIGHTS = "model.pt"
 MODEL_JSON = "model.json"

@@ -41,8 +41,8 @@ from torch import nn
 
 from liverbench.errors import ConfigError, InputError
 from liverbench.hashing import digest
-from liverbench.preprocess import hu_window, resample
-from liverbench.volume import Case, Volume
+from liverbench.data.preprocess import hu_window, resample
+from liverbench.data.volume import Case, Volume
 
 log = logging.getLogger("liverbench.training")
 

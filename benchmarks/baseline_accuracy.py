@@ -1,7 +1,7 @@
 """Accuracy and speed of the learning-free `intensity` baseline.
 
 Every case of shared/data/real (RealDataset), synthetic "small" phantoms, and phantoms drawn with
-each failure mode of `liverbench.phantom.failure_modes` (effusion, gas loop, border lesion, thin
+each failure mode of `liverbench.data.phantom.failure_modes` (effusion, gas loop, border lesion, thin
 left lobe, thick slices): Dice, the SLiver07 score and the five metrics
 (liverbench.metrics.evaluate), seconds of `predict` per case (one core: run with
 OMP_NUM_THREADS=1). `--timing` adds the median time on a 512x512x150 case (ircadb1_01 padded in
@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 
 from baselines.intensity import IntensityBaseline
-from liverbench.datasets.real import RealDataset
+from liverbench.data.datasets.real import RealDataset
 from liverbench.metrics import evaluate
-from liverbench.phantom import generate_phantom, make_phantom
-from liverbench.phantom.failure_modes import FAILURE_MODES, with_failure_mode
-from liverbench.plugin import Context
-from liverbench.volume import Volume
+from liverbench.data.phantom import generate_phantom, make_phantom
+from liverbench.data.phantom.failure_modes import FAILURE_MODES, with_failure_mode
+from liverbench.plugins.base import Context
+from liverbench.data.volume import Volume
 
 REPO = Path(__file__).resolve().parents[1]
 

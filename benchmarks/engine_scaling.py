@@ -37,8 +37,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def run_rows(workers: int, cases: int, preset: str, root: Path, refine_in: str = "auto") -> tuple[float, int, float]:
     import ray
 
-    from liverbench import runner
-    from liverbench.config import parse
+    from liverbench.run import runner
+    from liverbench.run.config import parse
 
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < workers:
@@ -60,7 +60,7 @@ def run_rows(workers: int, cases: int, preset: str, root: Path, refine_in: str =
         wall = time.perf_counter() - t0
         if out.exit_code != 0:
             raise SystemExit(out.summary())
-        from liverbench.store import ResultStore
+        from liverbench.run.store import ResultStore
 
         rows = ResultStore(out.run_dir).rows()
         # time spent inside the units of work (read + predict + refine + score), summed over rows
@@ -74,9 +74,9 @@ def run_rows(workers: int, cases: int, preset: str, root: Path, refine_in: str =
 def _plain_rows(case_indices: list[int], cases: int, preset: str) -> None:
     """One worker's share of the rows, without the engine: what the units compute, nothing else."""
     import baselines.intensity as intensity
-    from liverbench.datasets.synthetic import SyntheticDataset
+    from liverbench.data.datasets.synthetic import SyntheticDataset
     from liverbench.metrics import evaluate
-    from liverbench.plugin import Context
+    from liverbench.plugins.base import Context
 
     ds = SyntheticDataset(n_cases=cases, preset=preset, seed=0)
     ids = list(ds.case_ids())

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Runs inside the revision's checkout: its own config API (parse since issue 18, resolve before).
 RUN = r"""
 import json, sys, time
-from liverbench import config, runner
+from liverbench.run import config, runner
 raw = json.loads(sys.argv[1])
 load = getattr(config, "parse", None) or config.resolve
 cfg = load(raw)
@@ -36,7 +36,7 @@ if raw["execution"]["backend"] == "ray":
 t0 = time.perf_counter()
 out = runner.run(cfg, quiet=True)
 wall = time.perf_counter() - t0
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 df = ResultStore(out.run_dir).rows().sort_values(["case_id", "postprocessor"])  # keys differ across versions
 print(json.dumps({"wall": wall, "ok": out.n_ok, "dice": [round(float(v), 9) for v in df["dice"]]}))
 """

@@ -8,7 +8,7 @@ the three other real cases, as `make real`'s folds are, and scores the case it n
 3D-IRCADb-01 cases are scored against their manual masks, the two TotalSegmentator cases against
 that model's output (a realistic target, not ground truth): they are reported apart.
 
-The suite (`liverbench.phantom.suite.SUITE`, 15 phantoms): slice thickness 0.7-5 mm, field of
+The suite (`liverbench.data.phantom.suite.SUITE`, 15 phantoms): slice thickness 0.7-5 mm, field of
 view from liver-only to chest-to-pelvis, native / arterial / portal phase, HU offsets of -40 and
 +40, a border lesion, effusion, a thin left lobe. A neural method scores it with the model of
 the first fold (trained on the phantoms + ircadb1_17 + both TotalSegmentator cases).
@@ -49,15 +49,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from baselines.refine_simple import fill_holes, largest_component  # noqa: E402
-from liverbench.datasets.real import RealDataset  # noqa: E402
-from liverbench.datasets.synthetic import SyntheticDataset  # noqa: E402
+from liverbench.data.datasets.real import RealDataset  # noqa: E402
+from liverbench.data.datasets.synthetic import SyntheticDataset  # noqa: E402
 from liverbench.errors import InputError  # noqa: E402
 from liverbench.hashing import digest  # noqa: E402
 from liverbench.metrics import evaluate  # noqa: E402
-from liverbench.phantom.suite import SUITE  # noqa: E402
-from liverbench.plugin import Context  # noqa: E402
-from liverbench.registry import get_segmenter  # noqa: E402
-from liverbench.splits import make_splits  # noqa: E402
+from liverbench.data.phantom.suite import SUITE  # noqa: E402
+from liverbench.plugins.base import Context  # noqa: E402
+from liverbench.plugins.registry import get_segmenter  # noqa: E402
+from liverbench.data.splits import make_splits  # noqa: E402
 
 # The stages of `intensity` and the parameter value that switches each off (baselines/intensity.py).
 INTENSITY_STAGES = {  # newest first: the later versions were the ones chosen on one or two scans

@@ -45,8 +45,8 @@ from baselines.di2in_adv import DI2INAdversarial  # noqa: E402
 from baselines.dou_dsn import CNN3D, DSN3D  # noqa: E402
 from baselines.inference import infer  # noqa: E402
 from baselines.training import as_triple, prepare_image  # noqa: E402
-from liverbench.phantom import make_phantom  # noqa: E402
-from liverbench.plugin import Context  # noqa: E402
+from liverbench.data.phantom import make_phantom  # noqa: E402
+from liverbench.plugins.base import Context  # noqa: E402
 
 METHODS = [CNN3D, DSN3D, DI2IN, DI2INAdversarial]
 # Tiny networks on tiny phantoms for --cpu-dry-run (the paper preset's other settings stay).
@@ -147,7 +147,7 @@ def liverbench_run(work: Path, iterations: int, dry: bool) -> dict:
     out = {"backend": backend, "num_gpus": 0 if dry else 1, "exit_code": proc.returncode, "wall_s": wall, "config": toml,
            "output_tail": (proc.stdout + proc.stderr)[-3000:]}
     try:
-        from liverbench.store import ResultStore
+        from liverbench.run.store import ResultStore
 
         rows = ResultStore(work / "runs" / "gpu-check").rows()
         out["rows"] = rows[["method", "case_id", "postprocessor", "status", "device", "gpu_name", "dice",

@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/hostile_files.py [--repeats 5]
 
 Part 1 reads each hostile file (made here: gzip bombs of many identical members, headers
-claiming huge shapes; see tests/unit/test_io_hostile.py) with `liverbench.io.read_volume` in a
+claiming huge shapes; see tests/unit/test_io_hostile.py) with `liverbench.data.io.read_volume` in a
 fresh process and prints the wall time and the process's peak RSS beyond what its imports took.
 The "whole" column does what the reader did before issue 31 (`gzip.decompress` of the file,
 then nibabel's `from_bytes`), capped by RLIMIT_AS at 6 GiB so the machine survives: it shows
@@ -32,7 +32,7 @@ from test_io_hostile import hostile_files  # noqa: E402  (the same bombs the tes
 PROBE = textwrap.dedent("""
     import gzip, resource, sys, time
     import nibabel as nib, numpy as np
-    from liverbench.io import read_volume
+    from liverbench.data.io import read_volume
     from liverbench.errors import InputError
     def rss():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -71,7 +71,7 @@ def real_read_times(repeats: int) -> None:
     import nibabel as nib
     import numpy as np
 
-    from liverbench.io import read_volume
+    from liverbench.data.io import read_volume
 
     path = ROOT.parent / "shared" / "data" / "real" / "ircadb1_01" / "image.nii.gz"
     if not path.is_file():

@@ -2,7 +2,7 @@
 
 Predicts a spread of images and prints the SHA-256 of each P(liver) map (float32 bytes): every
 case of shared/data/real; synthetic "small" phantoms (native and contrast) and each of them drawn
-with every failure mode of `liverbench.phantom.failure_modes` (thick slices included); two of them
+with every failure mode of `liverbench.data.phantom.failure_modes` (thick slices included); two of them
 3x finer in-plane, where the native-grid border band and its keep-outs run; a scan that starts
 inside the liver; "tiny" phantoms; an image of air; and ircadb1_17 and the finer phantoms with
 each optional step switched off. `--rev REV` predicts the same with the baseline as committed at
@@ -30,11 +30,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_accuracy import baseline_at, timing_volume  # noqa: E402
 
-from liverbench.datasets.real import RealDataset  # noqa: E402
-from liverbench.phantom import generate_phantom, make_phantom  # noqa: E402
-from liverbench.phantom.failure_modes import FAILURE_MODES, with_failure_mode  # noqa: E402
-from liverbench.plugin import Context  # noqa: E402
-from liverbench.volume import Volume  # noqa: E402
+from liverbench.data.datasets.real import RealDataset  # noqa: E402
+from liverbench.data.phantom import generate_phantom, make_phantom  # noqa: E402
+from liverbench.data.phantom.failure_modes import FAILURE_MODES, with_failure_mode  # noqa: E402
+from liverbench.plugins.base import Context  # noqa: E402
+from liverbench.data.volume import Volume  # noqa: E402
 
 PHANTOMS = (0, 1, 4, 6, 18, 44)  # native 0 and 4 (back muscles), contrast 1 and 6 (cava), 18 (window), 44 (no cava run)
 REAL_SWITCHED = "ircadb1_17"  # every correction changes it (the left lobe's thin parts only here)

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from liverbench.metrics import evaluate  # noqa: E402
-from liverbench.phantom import make_phantom  # noqa: E402
-from liverbench.plugin import Context  # noqa: E402
-from liverbench.registry import get_segmenter  # noqa: E402
+from liverbench.data.phantom import make_phantom  # noqa: E402
+from liverbench.plugins.base import Context  # noqa: E402
+from liverbench.plugins.registry import get_segmenter  # noqa: E402
 
 METHODS = ("cnn3d", "dsn3d", "di2in", "di2in-adv")  # the neural built-ins, found by the registry
 

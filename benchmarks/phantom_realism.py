@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from liverbench.datasets.real import RealDataset
-from liverbench.datasets.synthetic import SyntheticDataset
+from liverbench.data.datasets.real import RealDataset
+from liverbench.data.datasets.synthetic import SyntheticDataset
 from liverbench.masks import largest_component
-from liverbench.volume import Case
+from liverbench.data.volume import Case
 
 COLUMNS = ("liver_ml", "liver_mean", "liver_std", "noise", "fat", "bone", "lung", "air")
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from liverbench.phantom import generate_phantom
+from liverbench.data.phantom import generate_phantom
 
 SEEDS = {"tiny": 10, "small": 10, "realistic": 3}
 

@@ -22,9 +22,9 @@ from scipy import ndimage as ndi
 
 from baselines.densecrf import DenseCRF
 from baselines.graphcut import GraphCut
-from liverbench.datasets.real import RealDataset
+from liverbench.data.datasets.real import RealDataset
 from liverbench.metrics import evaluate
-from liverbench.plugin import Context, Prediction
+from liverbench.plugins.base import Context, Prediction
 
 
 def noisy_prediction(ref: np.ndarray, seed: int = 0) -> Prediction:

@@ -1,4 +1,4 @@
-"""Resampling speed: liverbench.preprocess (torch) vs scipy.ndimage vs SimpleITK, side by side,
+"""Resampling speed: liverbench.data.preprocess (torch) vs scipy.ndimage vs SimpleITK, side by side,
 plus the 3 mm round-trip volume error on a real liver mask (prob vs nearest).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/resample_speed.py [--repeats 5]
@@ -21,7 +21,7 @@ import scipy.ndimage as ndi
 import SimpleITK as sitk
 import torch
 
-from liverbench.preprocess import resample, resample_array
+from liverbench.data.preprocess import resample, resample_array
 
 FINE, COARSE = (129, 512, 512), (69, 97, 97)
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "ircadb1_01"
@@ -77,7 +77,7 @@ def main() -> None:
     print(f"  liverbench (area average, anti-aliased) {t_area:.3f} s | scipy point sampling order 1 {t_point:.3f} s")
 
     if (REAL / "liver.nii.gz").is_file():
-        from liverbench.io import read_volume
+        from liverbench.data.io import read_volume
 
         mask = read_volume(REAL / "liver.nii.gz")
         truth = mask.array.astype(bool)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS, TIMING_COLUMNS
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 
 
 class BatchedOnly(ResultStore):

@@ -58,7 +58,7 @@ def run(out: Path) -> None:
         config = Path(tmp) / "run.toml"
         config.write_text(CONFIG.format(runs=tmp), encoding="utf-8")
         subprocess.run([sys.executable, "-m", "liverbench", "run", str(config)], check=True)
-        from liverbench.store import ResultStore
+        from liverbench.run.store import ResultStore
 
         run_dir = Path(tmp) / "same-rows"
         out.mkdir(parents=True, exist_ok=True)

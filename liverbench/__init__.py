@@ -3,20 +3,20 @@
 The public API, importable from `liverbench` itself:
 
 - data: `Case` (one CT scan and its liver mask), `Volume` (an array on a grid; see
-  liverbench.volume for an example);
+  liverbench.data.volume for an example);
 - writing a plugin: `Segmenter`, `PostProcessor`, `Dataset`, `Prediction`, `Context`,
-  `Resources`, `Param` (liverbench.plugin), `register` (an in-process registration), and the
-  contract kit `check_segmenter`, `check_postprocessor`, `check_dataset` (liverbench.testing);
+  `Resources`, `Param` (liverbench.plugins.base), `register` (an in-process registration), and the
+  contract kit `check_segmenter`, `check_postprocessor`, `check_dataset` (liverbench.plugins.testing);
 - scoring: `evaluate(seg, ref, spacing)`, one case's SLiver07 measures and scores;
-- running: `run_benchmark(config)` (liverbench.api: a TOML path, a dict or a RunConfig),
+- running: `run_benchmark(config)` (liverbench.run.api: a TOML path, a dict or a RunConfig),
   `load_config`, `ResultStore(run_dir).rows()`, `build_report(run_dir, out_dir)`.
 
 The plugin API loads with the package; the rest is imported when first used, so a worker that
 only needs a plugin's base classes does not pay for the runner, the store or the report.
 """
 
-from liverbench.plugin import Context, Dataset, Param, PostProcessor, Prediction, Resources, Segmenter
-from liverbench.volume import Case, Volume
+from liverbench.plugins.base import Context, Dataset, Param, PostProcessor, Prediction, Resources, Segmenter
+from liverbench.data.volume import Case, Volume
 
 __version__ = "0.1.0"
 __all__ = ["Case", "Volume", "Context", "Dataset", "Param", "PostProcessor", "Prediction", "Resources", "Segmenter",
@@ -31,15 +31,15 @@ def __getattr__(name: str):
 
         return evaluate
     if name == "run_benchmark":
-        from liverbench.api import run_benchmark
+        from liverbench.run.api import run_benchmark
 
         return run_benchmark
     if name == "load_config":
-        from liverbench.config import load_config
+        from liverbench.run.config import load_config
 
         return load_config
     if name == "ResultStore":
-        from liverbench.store import ResultStore
+        from liverbench.run.store import ResultStore
 
         return ResultStore
     if name == "build_report":
@@ -47,11 +47,11 @@ def __getattr__(name: str):
 
         return build_report
     if name == "register":
-        from liverbench.registry import register
+        from liverbench.plugins.registry import register
 
         return register
     if name in ("check_segmenter", "check_postprocessor", "check_dataset"):
-        from liverbench import testing
+        from liverbench.plugins import testing
 
         return getattr(testing, name)
     raise AttributeError(f"module 'liverbench' has no attribute {name!r}")

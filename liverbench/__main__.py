@@ -2,6 +2,6 @@
 
 import sys
 
-from liverbench.cli import main
+from liverbench.commands.cli import main
 
 sys.exit(main())

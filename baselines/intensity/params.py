@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from liverbench.plugin import Param
+from liverbench.plugins.base import Param
 
 DEFAULTS: dict[str, Any] = {
     "target_spacing_mm": 2.5,  # coarse grid; block factors are rounded to integers

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from liverbench.errors import InputError
-from liverbench.plugin import Context, Prediction, Resources, Segmenter
-from liverbench.volume import Volume
+from liverbench.plugins.base import Context, Prediction, Resources, Segmenter
+from liverbench.data.volume import Volume
 
 from .params import DEFAULTS, PARAM_CHECKS
 from .pipeline import segment

@@ -42,7 +42,7 @@ from liverbench.metrics.declarations import OVERLAP, SURFACE
 from liverbench.metrics.distances import padded_border_distances, search_padding
 from liverbench.metrics.overlap import OverlapCounts
 from liverbench.metrics.scores import case_score, resolve_refs, sliver07_score
-from liverbench.validate import binary_mask
+from liverbench.data.validate import binary_mask
 
 
 def _check_spacing(spacing) -> np.ndarray:

@@ -75,7 +75,7 @@ def _summary(run: RunData) -> list[str]:
     if config.get("train_dataset"):
         train = config["train_dataset"]
         also = ("; each fold also trains on the scored dataset's cases it does not test"
-                if split.get("kind") in ("loo", "kfold") else "")  # as liverbench.splits builds the folds
+                if split.get("kind") in ("loo", "kfold") else "")  # as liverbench.data.splits builds the folds
         lines.append(f"Trained on: {train.get('name')} {json.dumps(train.get('params') or {}, sort_keys=True)}{also}.")
     if split:
         lines.append(f"Split: {_split_text(split)}.")

@@ -33,7 +33,7 @@ class CaseCache:
 
     def dataset(self):
         if self._dataset is None:
-            from liverbench.registry import get_dataset
+            from liverbench.plugins.registry import get_dataset
 
             name = self.config.get("name")
             if not name:
@@ -61,7 +61,7 @@ def overlay_figures(run: RunData, values: pd.DataFrame, order: list[str], out_di
     """[(entry, png path or a note)] for each entry in `order`; `slug(entry)` names the file.
 
     Raises OverlaysUnavailable when nothing can be drawn at all (one note for all)."""
-    from liverbench.io import read_volume
+    from liverbench.data.io import read_volume
 
     if not any(Path(run.prediction_path(key)).exists() for key in run.ok["row_key"]):
         raise OverlaysUnavailable("the run saved no predictions (set execution.save_predictions = true)")

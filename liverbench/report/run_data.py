@@ -1,6 +1,6 @@
 """What a report reads from a run directory: rows, resolved config, learning curves, masks.
 
-Everything goes through `liverbench.store.ResultStore` (the one reader of the store layout);
+Everything goes through `liverbench.run.store.ResultStore` (the one reader of the store layout);
 this module only adds the report's view on top: which rows succeeded, how methods are
 labelled, and where a saved prediction lies.
 """
@@ -18,7 +18,7 @@ import pandas as pd
 from liverbench import schema
 from liverbench.errors import InputError
 from liverbench.hashing import canonical_json
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 
 TUNED = "\x00tuned"  # stands in for the parameters of a tuned refinement when labelling (no JSON looks like it)
 

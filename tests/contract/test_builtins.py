@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from liverbench import registry
+from liverbench.plugins import registry
 from liverbench.errors import RegistryError
-from liverbench.testing import check_postprocessor, check_segmenter, tiny_cases
+from liverbench.plugins.testing import check_postprocessor, check_segmenter, tiny_cases
 
 # Parameters that keep a method quick enough for a contract test on two CPU cores: the neural
 # methods take preset="cpu" plus overrides (keys of their presets) that shrink the schedule, the
@@ -27,7 +27,7 @@ FAST_PARAMS: dict[str, dict] = {
 
 def _precomputed_params(cases, tmp_path) -> dict:
     """`precomputed` reads masks made elsewhere: write the phantoms' reference masks as its input."""
-    from liverbench.io import write_volume
+    from liverbench.data.io import write_volume
 
     for case in cases:
         write_volume(case.mask, tmp_path / case.id / "pred.nii.gz")

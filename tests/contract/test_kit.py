@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench.plugin import PostProcessor, Prediction, Resources, Segmenter
-from liverbench.testing import ContractError, check_dataset, check_postprocessor, check_segmenter, tiny_cases
+from liverbench.plugins.base import PostProcessor, Prediction, Resources, Segmenter
+from liverbench.plugins.testing import ContractError, check_dataset, check_postprocessor, check_segmenter, tiny_cases
 
 
 @pytest.fixture(scope="module")
@@ -262,14 +262,14 @@ def test_broken_postprocessors_fail_naming_the_check(cases, cls, expected):
 
 
 def test_check_dataset_on_the_synthetic_dataset():
-    from liverbench.datasets.synthetic import SyntheticDataset
+    from liverbench.data.datasets.synthetic import SyntheticDataset
 
     report = check_dataset(SyntheticDataset(n_cases=2, preset="tiny", seed=0), max_cases=1)
     assert report == {"name": "synthetic", "n_cases": 2, "fingerprint": report["fingerprint"]}
 
 
 def test_check_dataset_catches_a_wrong_case_id(cases):
-    from liverbench.plugin import Dataset
+    from liverbench.plugins.base import Dataset
 
     class Mislabelled(Dataset):
         name = "mislabelled"
@@ -288,7 +288,7 @@ def test_check_dataset_catches_a_wrong_case_id(cases):
 
 
 def test_check_dataset_catches_params_that_drop_defaults():
-    from liverbench.plugin import Dataset
+    from liverbench.plugins.base import Dataset
 
     class StoresGivenOnly(Dataset):
         name = "stores-given-only"

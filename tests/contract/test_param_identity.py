@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from liverbench import registry
+from liverbench.plugins import registry
 from liverbench.errors import ConfigError
 from liverbench.hashing import content_hash
-from liverbench.plan import effective_params
+from liverbench.run.plan import effective_params
 
 # Constructible parameters where the empty dict is not: `precomputed` needs a folder name (it
 # reads nothing until predict).

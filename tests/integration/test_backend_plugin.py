@@ -6,12 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from liverbench import registry, runner
-from liverbench.backend import Backend, Future, ModelSession
+from liverbench.plugins import registry
+from liverbench.run import runner
+from liverbench.backends.base import Backend, Future, ModelSession
 from liverbench.errors import ConfigError
-from liverbench.executors import units
-from liverbench.plugin import Param
-from liverbench.store import ResultStore
+from liverbench.backends import units
+from liverbench.plugins.base import Param
+from liverbench.run.store import ResultStore
 from test_engine_plugins import config
 
 

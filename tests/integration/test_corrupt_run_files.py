@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from liverbench import runner
-from liverbench.store import ResultStore
+from liverbench.run import runner
+from liverbench.run.store import ResultStore
 from test_engine_plugins import config, register_all
 
 ONE_FOLD = {"kind": "fixed", "test_fraction": 0.5, "val_fraction": 0.0}

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liverbench import runner
-from liverbench.executors import units
-from liverbench.executors.local import LocalBackend
+from liverbench.run import runner
+from liverbench.backends import units
+from liverbench.backends.local import LocalBackend
 from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS
-from liverbench.store import ResultStore
-from liverbench.workspec import resolve
+from liverbench.run.store import ResultStore
+from liverbench.run.workspec import resolve
 from test_engine_plugins import config, register_all
 
 
@@ -55,7 +55,7 @@ def test_resume_skips_finished_rows_and_reuses_fits(tmp_path, monkeypatch):
     cfg = config(tmp_path)
     first = runner.run(cfg, quiet=True)
     before = ResultStore(first.run_dir).rows()
-    from liverbench.executors import units
+    from liverbench.backends import units
 
     def no_fit(*a, **k):
         raise AssertionError("a stored fit was recomputed")
@@ -132,7 +132,7 @@ def test_failing_fit_fails_its_rows_only(tmp_path):
 
 
 def test_save_predictions(tmp_path):
-    from liverbench.io import read_volume
+    from liverbench.data.io import read_volume
 
     cfg = config(tmp_path, execution={"save_predictions": True})
     out = runner.run(cfg, quiet=True)
@@ -160,7 +160,7 @@ def test_train_dataset_to_external_test(tmp_path):
 
 
 def test_tuned_postprocessor(tmp_path):
-    pytest.importorskip("liverbench.tuning")
+    pytest.importorskip("liverbench.run.tuning")
     cfg = config(tmp_path, pps=[{"name": "eng-close", "tune": True}], split={"kind": "fixed", "test_fraction": 0.5,
                                                                              "val_fraction": 0.0})
     out = runner.run(cfg, quiet=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from liverbench import runner
+from liverbench.run import runner
 from liverbench.schema import METRIC_COLUMNS
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 from test_engine_plugins import config, register_all
 
 HERE = Path(__file__).resolve().parent
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {here!r})
 from test_engine_plugins import config
-from liverbench import runner
+from liverbench.run import runner
 runner.run(config(Path({tmp!r}), **{kwargs!r}), quiet=True)
 """
 

@@ -1,7 +1,7 @@
 """Cheap in-process plugins for the engine tests (imported by test_engine*.py / test_ray*.py),
 and the contract check that keeps them honest.
 
-- `eng-phantoms`: tiny phantoms (liverbench.phantom, preset "tiny"); `bad` lists case ids whose
+- `eng-phantoms`: tiny phantoms (liverbench.data.phantom, preset "tiny"); `bad` lists case ids whose
   loading fails with an InputError, like a truncated file would.
 - `eng-hu`: a trainable intensity model: fit learns the liver's HU mean/sd on the training
   cases; predict is a Gaussian likelihood of each voxel's HU, smoothed. Knobs for fault tests:
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from liverbench import registry
+from liverbench.plugins import registry
 from liverbench.errors import InputError
-from liverbench.plugin import Dataset, PostProcessor, Prediction, Resources, Segmenter
+from liverbench.plugins.base import Dataset, PostProcessor, Prediction, Resources, Segmenter
 
 
 class EngPhantoms(Dataset):
@@ -44,11 +44,11 @@ class EngPhantoms(Dataset):
         if case_id in self.params["bad"]:
             raise InputError(f"/data/{case_id}.nii.gz: truncated file (case {case_id!r})")
         if case_id not in self._cache:
-            from liverbench.phantom import make_phantom
+            from liverbench.data.phantom import make_phantom
 
             self._cache[case_id] = make_phantom(self.params["seed"] + int(case_id.split("-")[1]), preset="tiny")
         c = self._cache[case_id]
-        from liverbench.volume import Case
+        from liverbench.data.volume import Case
 
         return Case(case_id, c.image, c.mask, dict(c.meta))
 
@@ -186,7 +186,7 @@ def register_all() -> None:
 def config(tmp_path, name="eng", n_cases=4, methods=None, pps=None, split=None, execution=None, dataset=None,
            **extra):
     """A resolved config for the engine tests, writing to tmp_path/runs."""
-    from liverbench.config import parse
+    from liverbench.run.config import parse
 
     register_all()
     raw = {"name": name, "runs_dir": str(tmp_path / "runs"),
@@ -200,7 +200,7 @@ def config(tmp_path, name="eng", n_cases=4, methods=None, pps=None, split=None, 
 
 
 def test_engine_plugins_meet_the_contract():
-    from liverbench.testing import check_postprocessor, check_segmenter
+    from liverbench.plugins.testing import check_postprocessor, check_segmenter
 
     register_all()
     check_segmenter(EngHU)

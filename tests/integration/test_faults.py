@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench import cli, runner
-from liverbench.config import load_config
+from liverbench.commands import cli
+from liverbench.run import runner
+from liverbench.run.config import load_config
 from liverbench.errors import ConfigError, InputError
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 
 PY = sys.executable
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -123,7 +124,7 @@ def test_graphcut_guards_sigma_zero_at_its_source():
 
 
 def test_a_plugin_declares_its_checks_the_same_way():
-    from liverbench.plugin import Param, ParamError, PostProcessor
+    from liverbench.plugins.base import Param, ParamError, PostProcessor
 
     class Clip(PostProcessor):
         name, version = "clip-test", "1"
@@ -204,7 +205,7 @@ def test_fit_killed_with_its_driver_resumes_from_its_checkpoint(tmp_path):
 
 HOLDER = """
 import sys, time
-from liverbench.run_lock import RunLock
+from liverbench.run.lock import RunLock
 lock = RunLock(sys.argv[1]).acquire()
 print("HELD", flush=True)
 time.sleep(float(sys.argv[2]))
@@ -251,7 +252,7 @@ def test_second_run_on_one_folder_is_refused_then_waits_then_takes_over_a_stale_
 
 @pytest.mark.parametrize("backend", ["local", "ray"])
 def test_sigkill_keeps_every_finished_row_and_leaves_no_ray_process(tmp_path, backend):
-    from liverbench.ray_reaper import descendants, process_table
+    from liverbench.backends.ray_reaper import descendants, process_table
 
     cfg = write_config(tmp_path, "rows", n_cases=40, pps='[[postprocessors]]\nname = "largest-component"',
                        backend=backend, execution="num_cpus = 1\nflush_every = 1000\nsave_predictions = true")
@@ -289,7 +290,7 @@ def test_sigkill_keeps_every_finished_row_and_leaves_no_ray_process(tmp_path, ba
 
 
 def test_a_ray_run_that_ends_leaves_no_ray_process(tmp_path):
-    from liverbench.ray_reaper import descendants, process_table
+    from liverbench.backends.ray_reaper import descendants, process_table
 
     cfg = write_config(tmp_path, "ends", n_cases=2, backend="ray", execution="num_cpus = 1")
     proc = start_driver(cfg)
@@ -380,14 +381,14 @@ def test_missing_dataset_root_is_a_config_error_naming_the_key(tmp_path, capsys)
 
 
 def _volume(tmp_path: Path):
-    from liverbench.volume import Volume
+    from liverbench.data.volume import Volume
 
     return Volume(np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6), (2.0, 1.0, 1.0))
 
 
 def test_volume_files_that_are_folders_empty_or_mis_sized_are_refused_by_name(tmp_path):
-    from liverbench.datasets.nifti_folder import NiftiFolderDataset
-    from liverbench.io import read_volume, write_volume
+    from liverbench.data.datasets.nifti_folder import NiftiFolderDataset
+    from liverbench.data.io import read_volume, write_volume
 
     (tmp_path / "images" / "x.nii.gz").mkdir(parents=True)
     write_volume(_volume(tmp_path), tmp_path / "labels" / "x.nii.gz")
@@ -431,7 +432,7 @@ def test_every_parameter_of_every_built_in_plugin_has_a_declared_check():
     import baselines.intensity as intensity
     from baselines.densecrf import DenseCRF
     from baselines.graphcut import GraphCut
-    from liverbench import registry
+    from liverbench.plugins import registry
 
     keys = {intensity.IntensityBaseline: set(intensity.DEFAULTS), GraphCut: set(GraphCut.DEFAULTS),
             DenseCRF: set(DenseCRF.DEFAULTS), registry.get_postprocessor("threshold"): {"level"},

@@ -12,7 +12,7 @@ from test_engine_plugins import register_all
 
 import liverbench
 from liverbench.errors import ConfigError
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 
 
 @pytest.mark.parametrize("name", liverbench.__all__)
@@ -28,16 +28,16 @@ def test_an_unknown_name_is_an_attribute_error():
 
 
 def test_importing_the_package_loads_the_plugin_api_only():
-    probe = ("import sys, liverbench; heavy = [m for m in ('liverbench.runner', 'liverbench.store', "
+    probe = ("import sys, liverbench; heavy = [m for m in ('liverbench.run.runner', 'liverbench.run.store', "
              "'liverbench.report', 'pandas', 'torch', 'ray') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_the_case_and_volume_example_runs():
-    import liverbench.volume
+    import liverbench.data.volume
 
-    result = doctest.testmod(liverbench.volume)
+    result = doctest.testmod(liverbench.data.volume)
     assert result.attempted >= 4 and result.failed == 0
 
 
@@ -50,7 +50,7 @@ def _raw(tmp_path, name):
 
 
 def test_run_benchmark_runs_a_dict_with_overrides_then_resumes_a_parsed_config(tmp_path):
-    from liverbench.config import parse
+    from liverbench.run.config import parse
 
     outcome = liverbench.run_benchmark(_raw(tmp_path, "api"), overrides=["execution.backend=local"],
                                        report=tmp_path / "report")
@@ -64,7 +64,7 @@ def test_run_benchmark_runs_a_dict_with_overrides_then_resumes_a_parsed_config(t
 
 
 def test_run_benchmark_refuses_overrides_on_a_parsed_config(tmp_path):
-    from liverbench.config import parse
+    from liverbench.run.config import parse
 
     with pytest.raises(ConfigError, match="already parsed"):
         liverbench.run_benchmark(parse(_raw(tmp_path, "x")), overrides=["execution.backend=local"])

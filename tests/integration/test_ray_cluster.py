@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench import runner
+from liverbench.run import runner
 from liverbench.schema import METRIC_COLUMNS
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 from test_engine_plugins import config, register_all
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +33,7 @@ cluster.add_node(num_cpus=1)
 cluster.wait_for_nodes()
 # the backend connects through execution.ray.address itself, as `liverbench run` would
 from test_engine_plugins import config
-from liverbench import runner
+from liverbench.run import runner
 out = runner.run(config(Path({tmp!r}), name="two-node", execution={{"backend": "ray", "ray": {{"address": cluster.address}}}}),
                  quiet=True)
 print("RESULT " + json.dumps({{"exit": out.exit_code, "ok": out.n_ok, "summary": out.summary(),

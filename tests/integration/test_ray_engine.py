@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liverbench import runner
+from liverbench.run import runner
 from liverbench.schema import METRIC_COLUMNS
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 from test_engine_plugins import config, register_all
 
 RAY = {"backend": "ray", "ray": {"actors_per_model": 1}}
@@ -67,7 +67,7 @@ def _recording_cnn3d():
     import ray
 
     from baselines.dou_dsn import CNN3D
-    from liverbench.plugin import Param
+    from liverbench.plugins.base import Param
 
     def record(log_dir, stage, ctx):
         entry = {"stage": stage, "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "device": ctx.device,
@@ -99,7 +99,7 @@ def _recording_cnn3d():
 
 
 def test_neural_method_fits_and_predicts_on_the_gpu_ray_gives_it(tmp_path, ray_session):
-    from liverbench import registry
+    from liverbench.plugins import registry
 
     cls = _recording_cnn3d()
     registry.register("segmenter", cls.name, cls, replace=True)
@@ -127,8 +127,8 @@ def test_neural_method_fits_and_predicts_on_the_gpu_ray_gives_it(tmp_path, ray_s
 def test_neural_methods_fall_back_to_the_cpu_without_gpus(tmp_path):
     from baselines.dou_dsn import CNN3D
     from liverbench.errors import ConfigError
-    from liverbench.plan import build_plan
-    from liverbench.workspec import resolve
+    from liverbench.run.plan import build_plan
+    from liverbench.run.workspec import resolve
 
     assert CNN3D.fit_resources.num_gpus == 1  # what it declares; the plan decides the rest
     cfg = config(tmp_path, methods=[{"name": "cnn3d", "params": {"preset": "cpu"}}], split=ONE_FOLD)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from liverbench import registry, runner
+from liverbench.plugins import registry
+from liverbench.run import runner
 from test_engine_plugins import EngHU, config
 
 HERE = Path(__file__).resolve().parent
@@ -47,7 +48,8 @@ sys.path.insert(0, {here!r})
 from pathlib import Path
 from test_run_feedback import EngSlowFit
 from test_engine_plugins import config
-from liverbench import registry, runner
+from liverbench.plugins import registry
+from liverbench.run import runner
 registry.register("segmenter", EngSlowFit.name, EngSlowFit, replace=True)
 out = runner.run(config(Path({tmp!r}), name="ray-feedback", methods=[{{"name": "eng-slow-fit", "params": {{}}}}],
                         split={{"kind": "fixed", "test_fraction": 0.5, "val_fraction": 0.0}},

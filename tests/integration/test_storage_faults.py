@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from liverbench import cli
-from liverbench.store import ResultStore
+from liverbench.commands import cli
+from liverbench.run.store import ResultStore
 from test_faults import write_config
 
 

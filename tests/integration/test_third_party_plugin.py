@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from liverbench.plugin import Prediction, Resources, Segmenter
+from liverbench.plugins.base import Prediction, Resources, Segmenter
 
 
 class HUThreshold(Segmenter):
@@ -74,11 +74,11 @@ class HUThreshold(Segmenter):
 
 CHECK = """\
 import inspect, json
-from liverbench import registry
+from liverbench.plugins import registry
 from liverbench.metrics import evaluate
-from liverbench.phantom import make_phantom
-from liverbench.plugin import Context
-from liverbench.testing import check_segmenter
+from liverbench.data.phantom import make_phantom
+from liverbench.plugins.base import Context
+from liverbench.plugins.testing import check_segmenter
 
 cls = registry.get_segmenter("hu-threshold")
 check_segmenter(cls)
@@ -151,7 +151,7 @@ def test_passes_the_contract_kit_predicts_and_is_scored(installed):
 
 
 def test_autoload_off_blocks_it_until_allowed(installed):
-    probe = "from liverbench import registry; print(registry.names('segmenter'))"
+    probe = "from liverbench.plugins import registry; print(registry.names('segmenter'))"
     blocked = run([sys.executable, "-c", probe], installed, {"LIVERBENCH_PLUGIN_AUTOLOAD": "0"})
     assert NAME not in blocked.stdout and "intensity" in blocked.stdout
     allowed = run([sys.executable, "-c", probe], installed,
@@ -164,7 +164,7 @@ def test_runs_from_a_run_config_with_an_allow_list(installed):
     config = root / "third-party.toml"
     config.write_text(RUN_CONFIG.format(runs=root / "runs"), encoding="utf-8")
     run([sys.executable, "-m", "liverbench", "run", str(config)], installed, {"LIVERBENCH_PLUGIN_AUTOLOAD": "0"})
-    from liverbench.store import ResultStore
+    from liverbench.run.store import ResultStore
 
     rows = ResultStore(root / "runs" / "third-party").rows()
     assert set(rows["method"]) == {NAME} and (rows["status"] == "ok").all(), rows[["case_id", "status", "error"]]

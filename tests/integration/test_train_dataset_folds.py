@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from liverbench import registry, runner
-from liverbench.store import ResultStore
+from liverbench.plugins import registry
+from liverbench.run import runner
+from liverbench.run.store import ResultStore
 from test_engine_plugins import EngClose, config, register_all
 
 

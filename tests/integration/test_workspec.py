@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from test_engine_plugins import config  # registers the engine test plugins
 
-from liverbench.config import MetricsConfig, PluginTable
+from liverbench.run.config import MetricsConfig, PluginTable
 from liverbench.errors import ConfigError
-from liverbench.executors import units
-from liverbench.phantom import make_phantom
-from liverbench.plugin import Prediction
-from liverbench.rows import PredictInfo, RowResult, failed_row
-from liverbench.workspec import construct, resolve
+from liverbench.backends import units
+from liverbench.data.phantom import make_phantom
+from liverbench.plugins.base import Prediction
+from liverbench.run.rows import PredictInfo, RowResult, failed_row
+from liverbench.run.workspec import construct, resolve
 
 
 def test_the_spec_holds_the_config_tables_and_is_frozen(tmp_path):

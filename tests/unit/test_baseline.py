@@ -20,9 +20,9 @@ from baselines.intensity.grid import block_mean, upsample_prob
 from baselines.intensity.scene import Scene
 from liverbench.errors import ConfigError
 from liverbench.metrics import evaluate
-from liverbench.phantom import make_phantom
-from liverbench.plugin import Context
-from liverbench.volume import Volume
+from liverbench.data.phantom import make_phantom
+from liverbench.plugins.base import Context
+from liverbench.data.volume import Volume
 
 
 def dice(seg, ref):
@@ -83,7 +83,7 @@ def test_block_mean_and_upsampling_are_aligned():
 @pytest.mark.real
 def test_real_ircadb_case(real_data):
     """ircadb1_01 (manual reference), reduced 2x in-plane in memory to keep the test quick."""
-    from liverbench.io import read_case
+    from liverbench.data.io import read_case
 
     case = read_case("ircadb1_01", real_data / "ircadb1_01" / "image.nii.gz", real_data / "ircadb1_01" / "liver.nii.gz")
     image = case.image.array[:, ::2, ::2]
@@ -142,7 +142,7 @@ def test_thin_parts_kept_only_where_the_left_lobe_lies():
 def test_thin_left_lobe_behind_a_fissure_on_real_ct(real_data):
     """ircadb1_17: the 12 mm opening cuts off part of the left lobe behind a fissure (version 4
     missed it); the finer opening brings back 28.7 ml, 25.6 of them inside the reference."""
-    from liverbench.io import read_case
+    from liverbench.data.io import read_case
 
     case = read_case("ircadb1_17", real_data / "ircadb1_17" / "image.nii.gz", real_data / "ircadb1_17" / "liver.nii.gz")
     ref = case.liver.astype(bool)
@@ -158,7 +158,7 @@ def test_thin_left_lobe_behind_a_fissure_on_real_ct(real_data):
 def test_dome_lesion_against_the_diaphragm_on_real_ct(real_data):
     """ircadb1_17: a hypodense lesion fills the dome under the right lung, below the window; the
     dome rim (version 6) adds 9.4 ml there, 90 % of them inside the reference (Dice 0.929 -> 0.932)."""
-    from liverbench.io import read_case
+    from liverbench.data.io import read_case
 
     case = read_case("ircadb1_17", real_data / "ircadb1_17" / "image.nii.gz", real_data / "ircadb1_17" / "liver.nii.gz")
     ref = case.liver.astype(bool)
@@ -174,8 +174,8 @@ def test_no_border_band_where_the_grid_was_not_coarsened():
     # already coarser than the 2.5 mm target (block factors 1): there the band of version 5 only
     # crept into neighbours at the liver's HU (phantom 1 with an effusion: 43 ml added, 12 % of
     # it liver; Dice 0.922, version 6 0.931).
-    from liverbench.phantom import generate_phantom
-    from liverbench.phantom.failure_modes import with_failure_mode
+    from liverbench.data.phantom import generate_phantom
+    from liverbench.data.phantom.failure_modes import with_failure_mode
 
     case = with_failure_mode(generate_phantom(1, "small"), "effusion")
     on = IntensityBaseline().predict(case.image, Context()).prob
@@ -235,8 +235,8 @@ def test_dome_rim_between_the_liver_and_the_lung(lesion_hu, found_min, found_max
 
 
 def _phantom_with_cava(seed=1):
-    from liverbench.phantom import generate_phantom
-    from liverbench.phantom.tissues import Tissue
+    from liverbench.data.phantom import generate_phantom
+    from liverbench.data.phantom.tissues import Tissue
 
     phantom = generate_phantom(seed, "small")
     return phantom.case, phantom.labels == Tissue.IVC
@@ -298,7 +298,7 @@ def test_vena_cava_on_real_ct(real_data):
     """ircadb1_17: the cava behind the caudate lobe is as bright as the liver; version 7 takes
     out 8.3 ml of it (0.6 ml inside the reference), Dice 0.9316 -> 0.9334. On ircadb1_01 the cava
     below the liver is flattened and darker than the window: nothing is taken."""
-    from liverbench.io import read_case
+    from liverbench.data.io import read_case
 
     for case_id, least_ml in (("ircadb1_17", 6.0), ("ircadb1_01", 0.0)):
         case = read_case(case_id, real_data / case_id / "image.nii.gz", real_data / case_id / "liver.nii.gz")
@@ -315,8 +315,8 @@ def test_back_muscles_taken_out_on_native_scans():
     # touches the right erector spinae, so version 7 took 627 ml of muscle down the whole scan
     # (Dice 0.752). Version 8 follows them up from below the liver: 24 ml of muscle left, 8.8 ml
     # of liver lost where the two touch, Dice 0.889.
-    from liverbench.phantom import generate_phantom
-    from liverbench.phantom.tissues import Tissue
+    from liverbench.data.phantom import generate_phantom
+    from liverbench.data.phantom.tissues import Tissue
 
     phantom = generate_phantom(4, "small")
     case, muscle = phantom.case, phantom.labels == Tissue.MUSCLE

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from liverbench import cli, registry
-from liverbench.plugin import PostProcessor
+from liverbench.commands import cli
+from liverbench.plugins import registry
+from liverbench.plugins.base import PostProcessor
 
 
 class Inverting(PostProcessor):

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liverbench import registry
-from liverbench.cli import EXIT_FAILED_ROWS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, build_parser, main
-from liverbench.store import ResultStore
+from liverbench.plugins import registry
+from liverbench.commands.cli import EXIT_FAILED_ROWS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, build_parser, main
+from liverbench.run.store import ResultStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from test_engine_plugins import EngPhantoms, register_all  # noqa: E402
@@ -89,7 +89,7 @@ def test_failed_rows_exit_1_with_summary(tmp_path, capsys):
 
 
 def _masks(tmp_path, shift: int = 0):
-    from liverbench.io import write_volume
+    from liverbench.data.io import write_volume
 
     ds = EngPhantoms(n_cases=3)
     pred, ref = tmp_path / "pred", tmp_path / "ref"
@@ -133,7 +133,7 @@ def test_eval_folder_against_folder_and_dataset(tmp_path, capsys):
 
 
 def test_eval_label_maps_empty_references_and_whole_errors(tmp_path, capsys):
-    from liverbench.io import write_volume
+    from liverbench.data.io import write_volume
 
     ds, pred, ref = _masks(tmp_path)
     # LiTS-style reference label maps: liver 1, a "tumour" 2 inside it
@@ -181,8 +181,8 @@ def test_version(capsys):
 
 
 def test_eval_input_errors_exit_3(tmp_path, capsys):
-    from liverbench.io import write_volume
-    from liverbench.volume import Volume
+    from liverbench.data.io import write_volume
+    from liverbench.data.volume import Volume
 
     ds, pred, ref = _masks(tmp_path)
     (pred / "eng-001.nii.gz").unlink()
@@ -213,7 +213,7 @@ def test_eval_only_present_scores_the_submitted_cases(tmp_path, capsys):
 
 
 def test_precomputed_segmenter_scores_masks_in_a_run(tmp_path, capsys):
-    from liverbench.precomputed import Precomputed
+    from liverbench.plugins.precomputed import Precomputed
 
     if "precomputed" not in registry.names("segmenter"):
         registry.register("segmenter", "precomputed", Precomputed)
@@ -255,7 +255,7 @@ def test_run_with_report_and_report_command(tmp_path, capsys):
 def test_progress_plain_lines_eta_and_quiet():
     import io
 
-    from liverbench.progress import Progress, format_seconds
+    from liverbench.run.progress import Progress, format_seconds
 
     t = [0.0]
     stream = io.StringIO()
@@ -289,7 +289,7 @@ def test_progress_plain_lines_eta_and_quiet():
 def test_progress_eta_counts_fits_and_shows_what_a_fit_reports():
     import io
 
-    from liverbench.progress import Progress
+    from liverbench.run.progress import Progress
 
     t = [0.0]
     stream = io.StringIO()
@@ -315,8 +315,8 @@ def test_progress_eta_counts_fits_and_shows_what_a_fit_reports():
 def test_fit_progress_reaches_the_bar_through_the_work_directory(tmp_path):
     import io
 
-    from liverbench.fit_progress import FileReporter, Watcher, read
-    from liverbench.progress import Progress
+    from liverbench.run.fit_progress import FileReporter, Watcher, read
+    from liverbench.run.progress import Progress
 
     report = FileReporter(tmp_path, every=0.0)
     report(3, 10, "epoch 3")
@@ -332,7 +332,7 @@ def test_fit_progress_reaches_the_bar_through_the_work_directory(tmp_path):
 
 
 def test_tune_refinement_command(tmp_path, capsys):
-    pytest.importorskip("liverbench.tuning")
+    pytest.importorskip("liverbench.run.tuning")
     out_csv = tmp_path / "grid.csv"
     assert main(["tune-refinement", "eng-close", "--method", "eng-hu", "--dataset", "eng-phantoms",
                  "--dataset-params", '{"n_cases": 4}', "--cases", "2", "--fit-cases", "2",
@@ -350,9 +350,9 @@ def test_out_of_an_unknown_table_type_is_refused_before_any_work(command, tmp_pa
 
 
 def test_precomputed_mask_on_wrong_grid_is_a_failed_row_naming_the_file(tmp_path):
-    from liverbench.io import write_volume
-    from liverbench.precomputed import Precomputed
-    from liverbench.volume import Volume
+    from liverbench.data.io import write_volume
+    from liverbench.plugins.precomputed import Precomputed
+    from liverbench.data.volume import Volume
 
     if "precomputed" not in registry.names("segmenter"):
         registry.register("segmenter", "precomputed", Precomputed)

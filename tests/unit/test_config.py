@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench import registry
-from liverbench.config import apply_overrides, load_config, parse
+from liverbench.plugins import registry
+from liverbench.run.config import apply_overrides, load_config, parse
 from liverbench.errors import ConfigError
-from liverbench.plugin import Dataset, PostProcessor, Prediction, Segmenter
-from liverbench.volume import Case, Volume
+from liverbench.plugins.base import Dataset, PostProcessor, Prediction, Segmenter
+from liverbench.data.volume import Case, Volume
 
 
 class CfgSeg(Segmenter):

@@ -7,17 +7,17 @@ from importlib.metadata import entry_points
 import numpy as np
 import pytest
 
-from liverbench.datasets.lits import LitsDataset
-from liverbench.datasets.manifest import ManifestDataset
-from liverbench.datasets.msd import MsdDataset
-from liverbench.datasets.nifti_folder import NiftiFolderDataset
-from liverbench.datasets.real import ENV_VAR, RealDataset
-from liverbench.datasets.sliver07 import Sliver07Dataset
+from liverbench.data.datasets.lits import LitsDataset
+from liverbench.data.datasets.manifest import ManifestDataset
+from liverbench.data.datasets.msd import MsdDataset
+from liverbench.data.datasets.nifti_folder import NiftiFolderDataset
+from liverbench.data.datasets.real import ENV_VAR, RealDataset
+from liverbench.data.datasets.sliver07 import Sliver07Dataset
 from liverbench.errors import InputError
-from liverbench.plugin import ParamError
-from liverbench.io import write_volume
-from liverbench.testing import check_dataset
-from liverbench.volume import Volume, affine_from_spacing
+from liverbench.plugins.base import ParamError
+from liverbench.data.io import write_volume
+from liverbench.plugins.testing import check_dataset
+from liverbench.data.volume import Volume, affine_from_spacing
 
 SHAPE = (4, 5, 6)
 SPACING = (2.0, 0.8, 0.8)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from liverbench import environment
+from liverbench.run import environment
 
 
 def _run(code: str) -> str:
@@ -18,8 +18,8 @@ def _run(code: str) -> str:
 def test_manifest_and_seeding_do_not_import_torch():
     out = _run("""
         import sys
-        from liverbench.environment import manifest
-        from liverbench.executors.units import seed_everything
+        from liverbench.run.environment import manifest
+        from liverbench.run.units import seed_everything
         m = manifest()
         seed_everything(3)
         print("torch" in sys.modules, isinstance(m["gpus"], list))
@@ -30,7 +30,7 @@ def test_manifest_and_seeding_do_not_import_torch():
 def test_seeding_seeds_torch_once_a_plugin_loaded_it():
     out = _run("""
         import torch
-        from liverbench.executors.units import seed_everything
+        from liverbench.run.units import seed_everything
         seed_everything(5); a = torch.rand(3)
         seed_everything(5); b = torch.rand(3)
         print(bool((a == b).all()))

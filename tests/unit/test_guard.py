@@ -9,8 +9,8 @@ import torch
 from baselines.di2in import DI2IN
 from baselines.guard import apply_guard, far_component_guard
 from liverbench.errors import ConfigError
-from liverbench.phantom import make_phantom
-from liverbench.plugin import Context
+from liverbench.data.phantom import make_phantom
+from liverbench.plugins.base import Context
 
 torch.set_num_threads(1)
 

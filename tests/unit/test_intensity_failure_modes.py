@@ -1,4 +1,4 @@
-"""The intensity baseline on phantoms drawn with one failure mode (liverbench.phantom.failure_modes).
+"""The intensity baseline on phantoms drawn with one failure mode (liverbench.data.phantom.failure_modes).
 
 Figures in the comments were measured on versions 1, 2 and 3 of the baseline; see
 benchmarks/RESULTS.md, "Version 2 against version 1, side by side" (v3: benchmarks/baseline_accuracy.py).
@@ -14,9 +14,9 @@ import pytest
 from baselines.intensity import IntensityBaseline
 from liverbench.errors import ConfigError
 from liverbench.metrics import evaluate
-from liverbench.phantom import generate_phantom, make_phantom
-from liverbench.phantom.failure_modes import FAILURE_MODES, with_failure_mode
-from liverbench.plugin import Context
+from liverbench.data.phantom import generate_phantom, make_phantom
+from liverbench.data.phantom.failure_modes import FAILURE_MODES, with_failure_mode
+from liverbench.plugins.base import Context
 
 
 def segment(case):

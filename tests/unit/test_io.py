@@ -13,8 +13,8 @@ import pytest
 import SimpleITK as sitk
 
 from liverbench.errors import InputError
-from liverbench.io import read_case, read_volume, write_volume
-from liverbench.volume import Volume, affine_from_spacing
+from liverbench.data.io import read_case, read_volume, write_volume
+from liverbench.data.volume import Volume, affine_from_spacing
 
 SPACING = (2.5, 0.75, 0.6)  # z, y, x: all different so a swapped axis shows
 ORIGIN_RAS = (40.0, -60.0, -300.0)

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from liverbench.errors import InputError
-from liverbench.io import read_volume, write_volume
-from liverbench.volume import Volume
+from liverbench.data.io import read_volume, write_volume
+from liverbench.data.volume import Volume
 
 MIB = 1 << 20
 ZEROS_MEMBER = gzip.compress(bytes(MIB), compresslevel=9, mtime=0)
@@ -73,8 +73,9 @@ def _write(path: Path, data: bytes) -> Path:
 
 LIMITED = textwrap.dedent("""
     import json, resource, sys
-    from liverbench import cli, folder_eval, io  # imported before the limit is set
-    from liverbench.datasets import nifti_folder
+    from liverbench.commands import cli, folder_eval  # imported before the limit is set
+    from liverbench.data import io
+    from liverbench.data.datasets import nifti_folder
     from liverbench.metrics import evaluate
     from liverbench.report import console
     import pandas
@@ -210,7 +211,7 @@ def test_a_dicom_folder_with_two_series_names_both_and_each_can_be_picked(tmp_pa
     with pytest.raises(InputError, match="has no DICOM series '1.2.3'"):
         read_volume(folder, series_id="1.2.3")
     # through a dataset (and so through a run or eval) the same error names the folder
-    from liverbench.datasets.manifest import ManifestDataset
+    from liverbench.data.datasets.manifest import ManifestDataset
 
     write_volume(first.with_array(np.ones((3, 8, 9), np.uint8)), tmp_path / "liver.nii.gz")
     (tmp_path / "cases.csv").write_text("id,image,mask\np1,study,liver.nii.gz\n", encoding="utf-8")

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from liverbench.datasets.real import RealDataset
-from liverbench.io import read_volume, write_volume
-from liverbench.preprocess import resample, resample_array
+from liverbench.data.datasets.real import RealDataset
+from liverbench.data.io import read_volume, write_volume
+from liverbench.data.preprocess import resample, resample_array
 
 pytestmark = pytest.mark.real
 

@@ -16,13 +16,14 @@ import pytest
 import test_report_fakerun
 from test_report_fakerun import make_run
 
-from liverbench import schema, tuning
+from liverbench import schema
+from liverbench.run import tuning
 from liverbench.metrics import declarations, evaluate
 from liverbench.report import console, figures
 from liverbench.report.contents import build_document
 from liverbench.report.run_data import load_run
 from liverbench.metrics.declarations import SURFACE, MetricInfo
-from liverbench.store import ResultStore
+from liverbench.run.store import ResultStore
 
 
 def hd99(d_seg, d_ref, tolerance_mm):  # the one function a new surface metric needs

@@ -59,7 +59,7 @@ def test_uint8_masks_and_custom_refs_accepted():
 
 
 def test_volumes_are_accepted_as_masks():
-    from liverbench.volume import Volume
+    from liverbench.data.volume import Volume
 
     seg, ref = _cube(lo=(3, 3, 4)), _cube()
     assert evaluate(Volume(seg, SPACING), Volume(ref, SPACING), SPACING) == evaluate(seg, ref, SPACING)
@@ -175,7 +175,7 @@ def test_surface_measures_are_symmetric_and_scores_bounded(data, spacing, conven
 
 @pytest.mark.real
 def test_ircadb1_01_totalsegmentator_against_the_manual_mask(real_data):
-    from liverbench.io import read_volume
+    from liverbench.data.io import read_volume
 
     case = real_data / "ircadb1_01"
     ref = read_volume(case / "liver.nii.gz")

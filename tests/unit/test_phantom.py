@@ -7,11 +7,11 @@ import pytest
 from scipy import ndimage as ndi
 
 from liverbench.errors import ConfigError, UnknownNameError
-from liverbench.phantom import PRESETS, Tissue, generate_phantom, make_phantom
-from liverbench.phantom.acquisition import sample_acquisition
-from liverbench.phantom.anatomy import sample_anatomy
-from liverbench.phantom.generate import upsample_linear
-from liverbench.phantom.grid import Grid
+from liverbench.data.phantom import PRESETS, Tissue, generate_phantom, make_phantom
+from liverbench.data.phantom.acquisition import sample_acquisition
+from liverbench.data.phantom.anatomy import sample_anatomy
+from liverbench.data.phantom.generate import upsample_linear
+from liverbench.data.phantom.grid import Grid
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def test_bad_seed_or_preset_is_a_clear_error():
 
 
 def test_phantom_survives_a_nifti_round_trip(tmp_path):
-    io = pytest.importorskip("liverbench.io")
+    io = pytest.importorskip("liverbench.data.io")
     case = make_phantom(4, "tiny")
     path = tmp_path / "phantom.nii.gz"
     io.write_volume(case.image, path)

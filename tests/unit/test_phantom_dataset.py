@@ -7,9 +7,9 @@ import importlib.metadata
 import numpy as np
 import pytest
 
-from liverbench.datasets.synthetic import SyntheticDataset, case_seed
+from liverbench.data.datasets.synthetic import SyntheticDataset, case_seed
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Dataset
+from liverbench.plugins.base import Dataset
 
 
 def test_ids_and_defaults():
@@ -53,7 +53,7 @@ def test_fingerprint_is_stable_and_follows_the_parameters():
 
 
 def test_fingerprint_follows_the_generator_version(monkeypatch):
-    import liverbench.datasets.synthetic as synthetic
+    import liverbench.data.datasets.synthetic as synthetic
 
     before = SyntheticDataset(n_cases=2, preset="tiny").fingerprint()
     monkeypatch.setattr(synthetic, "GENERATOR_VERSION", "test-bump")

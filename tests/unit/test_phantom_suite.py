@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from liverbench.errors import ConfigError, InputError
-from liverbench.phantom import PRESETS, generate_phantom, make_phantom
-from liverbench.phantom.acquisition import sample_acquisition, tissue_hu
-from liverbench.phantom.anatomy import sample_anatomy
-from liverbench.phantom.suite import SUITE, load_suite_case, suite_case_ids
-from liverbench.phantom.tissues import Tissue
+from liverbench.data.phantom import PRESETS, generate_phantom, make_phantom
+from liverbench.data.phantom.acquisition import sample_acquisition, tissue_hu
+from liverbench.data.phantom.anatomy import sample_anatomy
+from liverbench.data.phantom.suite import SUITE, load_suite_case, suite_case_ids
+from liverbench.data.phantom.tissues import Tissue
 
 
 def test_the_suite_spans_the_axes_scans_vary_in():

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench import registry
-from liverbench.config import parse
+from liverbench.plugins import registry
+from liverbench.run.config import parse
 from liverbench.errors import ConfigError
-from liverbench.plan import build_plan
-from liverbench.plugin import PostProcessor, Prediction, Resources, Segmenter
-from liverbench.splits import load_or_make, make_splits
-from liverbench.store import ResultStore
-from liverbench.workspec import WorkSpec
+from liverbench.run.plan import build_plan
+from liverbench.plugins.base import PostProcessor, Prediction, Resources, Segmenter
+from liverbench.data.splits import load_or_make, make_splits
+from liverbench.run.store import ResultStore
+from liverbench.run.workspec import WorkSpec
 
 IDS = [f"c{i:02d}" for i in range(10)]
 
@@ -211,13 +211,13 @@ def test_gpu_planning():
     with pytest.raises(ConfigError, match="allow_cpu_fallback"):
         plan_for(make_cfg(execution={"allow_cpu_fallback": False}), gpus=0.0)
     # refinement never holds a GPU, even where the post-processor declares one
-    from liverbench.scheduler import refine_resources
+    from liverbench.run.scheduler import refine_resources
 
     gpu_pp = type("GpuPP", (KeyPP,), {"resources": Resources(num_cpus=2, num_gpus=1)})
     assert refine_resources(gpu_pp) == Resources(num_cpus=2, num_gpus=0, memory_gb=0)
     # nor do refinement and tuning units reserve memory: with the prediction actors' reservations
     # they could wait forever for actors that live until the units are done (a demo run hung so)
-    from liverbench.scheduler import TUNE_RESOURCES
+    from liverbench.run.scheduler import TUNE_RESOURCES
 
     assert "memory" not in TUNE_RESOURCES.as_ray_options() and "memory" not in refine_resources(gpu_pp).as_ray_options()
 

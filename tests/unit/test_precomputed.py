@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench import cli
+from liverbench.commands import cli
 from liverbench.errors import InputError
-from liverbench.io import write_volume
-from liverbench.plugin import Context
-from liverbench.precomputed import Precomputed
-from liverbench.volume import Volume
+from liverbench.data.io import write_volume
+from liverbench.plugins.base import Context
+from liverbench.plugins.precomputed import Precomputed
+from liverbench.data.volume import Volume
 
 
 def config(tmp: Path, params: str) -> Path:
@@ -73,7 +73,7 @@ def test_reads_stay_inside_dir_for_case_ids_too_unless_allowed(tmp_path):
     method = Precomputed(dir=str(inside))
     with pytest.raises(InputError, match=r"the mask of case '\.\./elsewhere/c1' would be read from outside dir"):
         method.path_for("../elsewhere/c1")
-    from liverbench.plugin import ParamError
+    from liverbench.plugins.base import ParamError
 
     with pytest.raises(ParamError, match=r"^pattern: .*would be read from outside dir"):
         method.check_inputs(["ok", "../elsewhere/c1"])

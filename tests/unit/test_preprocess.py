@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from liverbench.errors import InputError
-from liverbench.preprocess import (
+from liverbench.data.preprocess import (
     crop_to_body,
     hu_window,
     pad_to_multiple,
@@ -13,7 +13,7 @@ from liverbench.preprocess import (
     uncrop,
     zscore,
 )
-from liverbench.volume import Volume, affine_from_spacing
+from liverbench.data.volume import Volume, affine_from_spacing
 
 torch.set_num_threads(1)
 

@@ -11,8 +11,8 @@ from baselines.graphcut import GraphCut
 from baselines.refine_simple import LargestComponent, Threshold
 from baselines.roi import find_roi
 from liverbench.metrics import evaluate
-from liverbench.phantom import make_phantom
-from liverbench.plugin import Context, Prediction
+from liverbench.data.phantom import make_phantom
+from liverbench.plugins.base import Context, Prediction
 
 REFINEMENTS = [
     pytest.param(LargestComponent, {}, id="largest-component"),
@@ -120,8 +120,8 @@ def test_graphcut_param_grid_is_constructible():
 
 
 def test_densecrf_search_space_points_construct():
-    # the CRF is tuned by a coordinate search over param_space (liverbench.tuning), not a grid
-    from liverbench.tuning import with_value
+    # the CRF is tuned by a coordinate search over param_space (liverbench.run.tuning), not a grid
+    from liverbench.run.tuning import with_value
 
     space = DenseCRF.param_space(frozenset({"branch1", "branch2"}))
     start: dict = {}
@@ -150,7 +150,7 @@ def test_densecrf_threads_give_the_same_result(phantom):
 
 def test_densecrf_on_a_fine_grid_runs_coarser_and_maps_back():
     """0.5 mm pixels with crf_spacing_mm=1.5: the CRF runs on 3x3 blocks; a clean disc survives."""
-    from liverbench.volume import Volume
+    from liverbench.data.volume import Volume
 
     yy, xx = np.mgrid[:60, :60]
     disc = ((yy - 30) ** 2 + (xx - 30) ** 2 < 15 ** 2)

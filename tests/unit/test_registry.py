@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 import liverbench
-from liverbench import registry
+from liverbench.plugins import registry
 from liverbench.errors import RegistryError, UnknownNameError
-from liverbench.plugin import PostProcessor, Prediction, Resources, Segmenter
+from liverbench.plugins.base import PostProcessor, Prediction, Resources, Segmenter
 
 BUILTIN_SEGMENTERS = {"intensity", "cnn3d", "dsn3d", "di2in", "di2in-adv"}
 BUILTIN_POSTPROCESSORS = {"threshold", "largest-component", "densecrf", "graphcut"}
@@ -29,7 +29,7 @@ _counter = itertools.count()
 
 SEGMENTER_SOURCE = '''
 import numpy as np
-from liverbench.plugin import Prediction, Resources, Segmenter
+from liverbench.plugins.base import Prediction, Resources, Segmenter
 
 class {cls}(Segmenter):
     name = {name!r}
@@ -114,7 +114,7 @@ def test_listing_and_provenance_import_no_plugin_module():
     """In a fresh interpreter: names(), describe(load=False) and provenance() import no plugin module."""
     script = textwrap.dedent("""
         import importlib.metadata, json, sys
-        from liverbench import registry
+        from liverbench.plugins import registry
         for kind in registry.KINDS:
             for name in registry.names(kind):
                 registry.provenance(kind, name)
@@ -266,8 +266,8 @@ def test_unknown_name_mentions_installed_but_blocked_plugins(reg, site):
 # ------------------------------------------------------------------ bad plugins
 BAD_PLUGINS = {
     "not-a-class": ("def Plugin(**params):\n    return None\n", "not a class"),
-    "wrong-base": ("class Plugin:\n    name = 'wrong-base'\n    version = '1'\n", "must subclass liverbench.plugin.Segmenter"),
-    "abstract": ("from liverbench.plugin import Segmenter\n"
+    "wrong-base": ("class Plugin:\n    name = 'wrong-base'\n    version = '1'\n", "must subclass liverbench.plugins.base.Segmenter"),
+    "abstract": ("from liverbench.plugins.base import Segmenter\n"
                  "class Plugin(Segmenter):\n    name = 'abstract'\n    version = '1'\n",
                  "does not implement the abstract method(s) load, predict, save"),
     "no-version": (SEGMENTER_SOURCE.format(cls="Plugin", name="no-version").replace('version = "7"', ""),
@@ -275,7 +275,7 @@ BAD_PLUGINS = {
     "misnamed": (SEGMENTER_SOURCE.format(cls="Plugin", name="something-else"),
                  "declares name = 'something-else' but is registered as 'misnamed'"),
     "bad-resources": (SEGMENTER_SOURCE.format(cls="Plugin", name="bad-resources").replace(
-        "Resources(num_cpus=2, memory_gb=1.5)", "{'num_cpus': 2}"), "predict_resources must be a liverbench.plugin.Resources"),
+        "Resources(num_cpus=2, memory_gb=1.5)", "{'num_cpus': 2}"), "predict_resources must be a liverbench.plugins.base.Resources"),
     "import-error": ("import a_module_that_does_not_exist_anywhere\n", "ModuleNotFoundError"),
 }
 
@@ -335,7 +335,7 @@ def test_register_and_unregister(reg, monkeypatch):
 
     with pytest.raises(RegistryError, match="already provided by registered in-process"):
         reg.register("segmenter", "local-test", LocalSegmenter)
-    with pytest.raises(RegistryError, match="must subclass liverbench.plugin.Segmenter"):
+    with pytest.raises(RegistryError, match="must subclass liverbench.plugins.base.Segmenter"):
         reg.register("segmenter", "local-refine", LocalRefinement)
     with pytest.raises(RegistryError, match="registered as 'other'"):
         reg.register("segmenter", "other", LocalSegmenter)

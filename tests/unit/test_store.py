@@ -11,7 +11,7 @@ import pytest
 
 from liverbench.errors import StoreError
 from liverbench.schema import ALL_COLUMNS
-from liverbench.store import ResultStore, atomic_write_text, rows_frame
+from liverbench.run.store import ResultStore, atomic_write_text, rows_frame
 
 
 def row(key, status="ok", score=80.0, **kw):

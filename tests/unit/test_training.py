@@ -21,8 +21,8 @@ from baselines.di2in_adv import DI2INAdversarial
 from baselines.dou_dsn import CNN3D, DSN3D
 from baselines.training import load_checkpoint, step_decay
 from liverbench.errors import ConfigError, InputError
-from liverbench.plugin import Context
-from liverbench.testing import check_segmenter
+from liverbench.plugins.base import Context
+from liverbench.plugins.testing import check_segmenter
 
 torch.set_num_threads(1)
 
@@ -49,7 +49,7 @@ def fast(cls, **overrides):
 
 @pytest.fixture(scope="module")
 def phantoms():
-    from liverbench.phantom import make_phantom
+    from liverbench.data.phantom import make_phantom
 
     return [make_phantom(seed, "tiny") for seed in range(5)]
 
@@ -208,7 +208,7 @@ def test_predict_before_fit_is_an_error(phantoms):
 
 
 def test_training_needs_masks(phantoms):
-    from liverbench.volume import Case
+    from liverbench.data.volume import Case
 
     unlabelled = Case("no-mask", phantoms[0].image)
     with pytest.raises(InputError, match="no-mask"):
@@ -231,7 +231,7 @@ def test_cuda_mixed_precision_fit_and_predict(cls, phantoms, tmp_path):
 
 def test_soft_labels_keep_the_liver_volume_and_binary_labels_are_zero_one():
     from baselines.training import prepare_cases
-    from liverbench.phantom import make_phantom
+    from liverbench.data.phantom import make_phantom
 
     case = make_phantom(1000, "small")
     true_ml = case.liver.sum() * np.prod(case.image.spacing) / 1000

@@ -7,9 +7,9 @@ import pytest
 
 from baselines.refine_simple import Threshold
 from liverbench.errors import ConfigError, InputError
-from liverbench.phantom import make_phantom
-from liverbench.plugin import Prediction
-from liverbench.tuning import tune_refinement
+from liverbench.data.phantom import make_phantom
+from liverbench.plugins.base import Prediction
+from liverbench.run.tuning import tune_refinement
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_tuning_on_a_lower_is_better_metric(items):
 
 
 def test_tuning_by_registered_name(items):
-    pytest.importorskip("liverbench.registry")
+    pytest.importorskip("liverbench.plugins.registry")
     best, _ = tune_refinement("threshold", items, grid=[{"level": 0.5}, {"level": 0.3}])
     assert best == {"level": 0.3}
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from liverbench.errors import InputError
-from liverbench.validate import binary_mask, finite_image, same_grid
-from liverbench.volume import Volume, affine_from_spacing
+from liverbench.data.validate import binary_mask, finite_image, same_grid
+from liverbench.data.volume import Volume, affine_from_spacing
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The `liverbench` command line: run, eval, report, methods, profile, tune-refinement, check."""

@@ -1,0 +1,1 @@
+"""Volumes and cases: reading and writing files, checks, preprocessing, splits, datasets, phantoms."""
