@@ -173,7 +173,7 @@ _default_format_warning = warnings.formatwarning
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
     # liverbench's own warnings name their file already: one plain line, no source excerpt
-    if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parent):
+    if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parents[1]):  # the liverbench package
         return f"liverbench: warning: {message}\n"
     return _default_format_warning(message, category, filename, lineno, line)
 

@@ -29,7 +29,7 @@ def package_versions(names=_PACKAGES) -> dict[str, str | None]:
 
 def git_commit(path: Path | None = None) -> dict[str, Any]:
     """The commit of the liverbench checkout and whether it had uncommitted changes."""
-    where = path or Path(__file__).resolve().parents[1]
+    where = path or Path(__file__).resolve().parents[2]  # the checkout (liverbench/run/environment.py)
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:

@@ -27,7 +27,7 @@ ENV_VAR = "LIVERBENCH_REAL_DATA"
 def default_root() -> Path:
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]  # liverbench/data/datasets/real.py -> the checkout
     return repo.parent / "shared" / "data" / "real"
 
 
