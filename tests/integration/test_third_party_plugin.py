@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from liverbench.plugins.base import Prediction, Resources, Segmenter
+from liverbench import Prediction, Resources, Segmenter
 
 
 class HUThreshold(Segmenter):
