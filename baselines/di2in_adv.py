@@ -37,34 +37,32 @@ from baselines.training import Trainer, make_optimizer, step_decay
 from liverbench.errors import ConfigError
 from liverbench.plugins.base import Param
 
+# What both presets' adversarial stage shares: one generator step per round, Yang et al.'s
+# lambda, a discriminator that sees the maps alone, without weight decay.
+_ADV_KEYS = dict(k_g=1, adv_lambda=0.01, d_with_image=False, d_weight_decay=0.0)
+
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         **DI2IN_PRESETS["paper"],
+        **_ADV_KEYS,
         "adv_iterations": 100,
         "k_d": 10,
         "batch_d": 8,
-        "k_g": 1,
         "batch_g": 4,
-        "adv_lambda": 0.01,
         "d_width": 1.0,
-        "d_with_image": False,
         "d_optimizer": "sgd",
         "d_lr": 0.01,
-        "d_weight_decay": 0.0,
     },
     "cpu": {
         **DI2IN_PRESETS["cpu"],
+        **_ADV_KEYS,
         "adv_iterations": 10,
         "k_d": 2,
         "batch_d": 2,
-        "k_g": 1,
         "batch_g": 2,
-        "adv_lambda": 0.01,
         "d_width": 0.25,
-        "d_with_image": False,
         "d_optimizer": "adam",
         "d_lr": 1e-3,
-        "d_weight_decay": 0.0,
     },
 }
 
