@@ -23,10 +23,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Runs inside the revision's checkout: its own config API (parse since issue 18, resolve before).
+# Runs inside the revision's checkout: its own config API (parse since issue 18, resolve before;
+# in liverbench.run since issue 32). Built-in plugins are found through the installed entry
+# points, which name the modules of the layout installed last: across issue 32's moves, install
+# each side's checkout (`pip install --no-deps -e`) before its runs.
 RUN = r"""
 import json, sys, time
-from liverbench.run import config, runner
+try:
+    from liverbench.run import config, runner, store
+except ImportError:  # before issue 32
+    from liverbench import config, runner, store
 raw = json.loads(sys.argv[1])
 load = getattr(config, "parse", None) or config.resolve
 cfg = load(raw)
@@ -36,8 +42,7 @@ if raw["execution"]["backend"] == "ray":
 t0 = time.perf_counter()
 out = runner.run(cfg, quiet=True)
 wall = time.perf_counter() - t0
-from liverbench.run.store import ResultStore
-df = ResultStore(out.run_dir).rows().sort_values(["case_id", "postprocessor"])  # keys differ across versions
+df = store.ResultStore(out.run_dir).rows().sort_values(["case_id", "postprocessor"])  # keys differ across versions
 print(json.dumps({"wall": wall, "ok": out.n_ok, "dice": [round(float(v), 9) for v in df["dice"]]}))
 """
 

@@ -10,6 +10,9 @@ columns are allowed to differ.
     .venv/bin/python benchmarks/same_rows.py run --out /tmp/after      # at the new one
     .venv/bin/python benchmarks/same_rows.py compare /tmp/before /tmp/after
 
+Each side runs with its own package installed: built-in plugins are found through the installed
+entry points, which name the modules of the layout installed last (issue 32 moved them).
+
 The run: 6 small synthetic phantoms (fixed split, 2 scored), the learning-free `intensity`
 baseline and a 20-iteration `cnn3d` (cpu preset), refined by threshold, largest-component and
 graphcut, on the local backend, predictions saved.
