@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from liverbench.backends.base import Backend, Future, ModelSession
-from liverbench.backends import units
+from liverbench.run import units
 from liverbench.plugins.base import Resources
 
 

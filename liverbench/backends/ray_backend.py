@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 
 from liverbench.backends.base import Backend, Future, ModelSession
 from liverbench.devices import local_cuda_devices
-from liverbench.backends import units
+from liverbench.run import units
 from liverbench.plugins.base import Param, Resources
 
 _OWN_PACKAGES = ("liverbench", "baselines")

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from liverbench.backends.base import Backend, Future, ModelSession
 from liverbench.errors import StoreError
-from liverbench.backends import units
+from liverbench.run import units
 from liverbench.run.units import RowOrder
 from liverbench.run.fit_progress import Watcher
 from liverbench.run.plan import FitJob, Plan, RowJob

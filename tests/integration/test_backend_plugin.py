@@ -10,7 +10,7 @@ from liverbench.plugins import registry
 from liverbench.run import runner
 from liverbench.backends.base import Backend, Future, ModelSession
 from liverbench.errors import ConfigError
-from liverbench.backends import units
+from liverbench.run import units
 from liverbench.plugins.base import Param
 from liverbench.run.store import ResultStore
 from test_engine_plugins import config

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from liverbench.run import runner
-from liverbench.backends import units
+from liverbench.run import units
 from liverbench.backends.local import LocalBackend
 from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS
 from liverbench.run.store import ResultStore
@@ -55,7 +55,7 @@ def test_resume_skips_finished_rows_and_reuses_fits(tmp_path, monkeypatch):
     cfg = config(tmp_path)
     first = runner.run(cfg, quiet=True)
     before = ResultStore(first.run_dir).rows()
-    from liverbench.backends import units
+    from liverbench.run import units
 
     def no_fit(*a, **k):
         raise AssertionError("a stored fit was recomputed")

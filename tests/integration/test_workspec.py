@@ -13,7 +13,7 @@ from test_engine_plugins import config  # registers the engine test plugins
 
 from liverbench.run.config import MetricsConfig, PluginTable
 from liverbench.errors import ConfigError
-from liverbench.backends import units
+from liverbench.run import units
 from liverbench.data.phantom import make_phantom
 from liverbench.plugins.base import Prediction
 from liverbench.run.rows import PredictInfo, RowResult, failed_row
