@@ -61,7 +61,10 @@ def run(out: Path) -> None:
         config = Path(tmp) / "run.toml"
         config.write_text(CONFIG.format(runs=tmp), encoding="utf-8")
         subprocess.run([sys.executable, "-m", "liverbench", "run", str(config)], check=True)
-        from liverbench.run.store import ResultStore
+        try:
+            from liverbench.run.store import ResultStore
+        except ImportError:  # before issue 32's moves
+            from liverbench.store import ResultStore
 
         run_dir = Path(tmp) / "same-rows"
         out.mkdir(parents=True, exist_ok=True)
