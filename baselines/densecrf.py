@@ -28,9 +28,9 @@ import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import create_pairwise_bilateral, create_pairwise_gaussian
 
 from baselines.roi import find_roi
+from liverbench.data.volume import Volume
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugins.base import Context, Param, PostProcessor, Prediction, Resources
-from liverbench.data.volume import Volume
 
 EPS = 1e-6  # clip for -log p: a sure voxel costs 13.8, more than any pairwise sum (mu1 + mu2)
 

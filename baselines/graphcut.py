@@ -16,9 +16,9 @@ import maxflow
 import numpy as np
 
 from baselines.roi import find_roi
+from liverbench.data.volume import Volume
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugins.base import Context, Param, PostProcessor, Prediction, Resources
-from liverbench.data.volume import Volume
 
 EPS = 1e-6
 

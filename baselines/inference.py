@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from liverbench.errors import ConfigError
 from liverbench.data.preprocess import pad_to_multiple, resample_array
+from liverbench.errors import ConfigError
 
 BLENDS = ("gaussian", "uniform")
 

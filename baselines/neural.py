@@ -42,10 +42,10 @@ from baselines.training import (
     prepare_cases,
     prepare_image,
 )
+from liverbench.data.volume import Case, Volume
 from liverbench.devices import resolve_device
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugins.base import Context, Param, ParamError, Prediction, Resources, Segmenter
-from liverbench.data.volume import Case, Volume
 
 MODEL_WEIGHTS = "model.pt"
 MODEL_JSON = "model.json"

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from liverbench.data.volume import Volume
 from liverbench.masks import largest_component
 from liverbench.plugins.base import Context, Param, PostProcessor, Prediction, Resources
-from liverbench.data.volume import Volume
 
 
 def threshold_mask(prob: np.ndarray, level: float = 0.5) -> np.ndarray:

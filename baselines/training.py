@@ -39,10 +39,10 @@ import torch
 from scipy import ndimage as ndi
 from torch import nn
 
-from liverbench.errors import ConfigError, InputError
-from liverbench.hashing import digest
 from liverbench.data.preprocess import hu_window, resample
 from liverbench.data.volume import Case, Volume
+from liverbench.errors import ConfigError, InputError
+from liverbench.hashing import digest
 
 log = logging.getLogger("liverbench.training")
 

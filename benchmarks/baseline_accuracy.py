@@ -29,11 +29,11 @@ import pandas as pd
 
 from baselines.intensity import IntensityBaseline
 from liverbench.data.datasets.real import RealDataset
-from liverbench.metrics import evaluate
 from liverbench.data.phantom import generate_phantom, make_phantom
 from liverbench.data.phantom.failure_modes import FAILURE_MODES, with_failure_mode
-from liverbench.plugins.base import Context
 from liverbench.data.volume import Volume
+from liverbench.metrics import evaluate
+from liverbench.plugins.base import Context
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -51,13 +51,13 @@ sys.path.insert(0, str(ROOT))
 from baselines.refine_simple import fill_holes, largest_component  # noqa: E402
 from liverbench.data.datasets.real import RealDataset  # noqa: E402
 from liverbench.data.datasets.synthetic import SyntheticDataset  # noqa: E402
+from liverbench.data.phantom.suite import SUITE  # noqa: E402
+from liverbench.data.splits import make_splits  # noqa: E402
 from liverbench.errors import InputError  # noqa: E402
 from liverbench.hashing import digest  # noqa: E402
 from liverbench.metrics import evaluate  # noqa: E402
-from liverbench.data.phantom.suite import SUITE  # noqa: E402
 from liverbench.plugins.base import Context  # noqa: E402
 from liverbench.plugins.registry import get_segmenter  # noqa: E402
-from liverbench.data.splits import make_splits  # noqa: E402
 
 # The stages of `intensity` and the parameter value that switches each off (baselines/intensity.py).
 INTENSITY_STAGES = {  # newest first: the later versions were the ones chosen on one or two scans

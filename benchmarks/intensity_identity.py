@@ -33,8 +33,8 @@ from baseline_accuracy import baseline_at, timing_volume  # noqa: E402
 from liverbench.data.datasets.real import RealDataset  # noqa: E402
 from liverbench.data.phantom import generate_phantom, make_phantom  # noqa: E402
 from liverbench.data.phantom.failure_modes import FAILURE_MODES, with_failure_mode  # noqa: E402
-from liverbench.plugins.base import Context  # noqa: E402
 from liverbench.data.volume import Volume  # noqa: E402
+from liverbench.plugins.base import Context  # noqa: E402
 
 PHANTOMS = (0, 1, 4, 6, 18, 44)  # native 0 and 4 (back muscles), contrast 1 and 6 (cava), 18 (window), 44 (no cava run)
 REAL_SWITCHED = "ircadb1_17"  # every correction changes it (the left lobe's thin parts only here)

@@ -32,8 +32,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from liverbench.metrics import evaluate  # noqa: E402
 from liverbench.data.phantom import make_phantom  # noqa: E402
+from liverbench.metrics import evaluate  # noqa: E402
 from liverbench.plugins.base import Context  # noqa: E402
 from liverbench.plugins.registry import get_segmenter  # noqa: E402
 

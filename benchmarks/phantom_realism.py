@@ -22,8 +22,8 @@ from scipy import ndimage as ndi
 
 from liverbench.data.datasets.real import RealDataset
 from liverbench.data.datasets.synthetic import SyntheticDataset
-from liverbench.masks import largest_component
 from liverbench.data.volume import Case
+from liverbench.masks import largest_component
 
 COLUMNS = ("liver_ml", "liver_mean", "liver_std", "noise", "fat", "bone", "lung", "air")
 

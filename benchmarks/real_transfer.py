@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 from baselines.refine_simple import fill_holes  # noqa: E402
 from liverbench.data.datasets.real import RealDataset  # noqa: E402
 from liverbench.data.datasets.synthetic import SyntheticDataset  # noqa: E402
+from liverbench.data.splits import make_splits  # noqa: E402
 from liverbench.masks import largest_component  # noqa: E402
 from liverbench.metrics import evaluate  # noqa: E402
 from liverbench.plugins.base import Context  # noqa: E402
 from liverbench.plugins.registry import get_segmenter  # noqa: E402
-from liverbench.data.splits import make_splits  # noqa: E402
 
 METHODS = ("cnn3d", "dsn3d", "di2in", "di2in-adv")  # the neural built-ins, found by the registry
 MANUAL = ["ircadb1_01", "ircadb1_17"]

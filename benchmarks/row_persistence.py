@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS, TIMING_COLUMNS
 from liverbench.run.store import ResultStore
+from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS, TIMING_COLUMNS
 
 
 class BatchedOnly(ResultStore):

@@ -15,8 +15,8 @@ The plugin API loads with the package; the rest is imported when first used, so 
 only needs a plugin's base classes does not pay for the runner, the store or the report.
 """
 
-from liverbench.plugins.base import Context, Dataset, Param, PostProcessor, Prediction, Resources, Segmenter
 from liverbench.data.volume import Case, Volume
+from liverbench.plugins.base import Context, Dataset, Param, PostProcessor, Prediction, Resources, Segmenter
 
 __version__ = "0.1.0"
 __all__ = ["Case", "Volume", "Context", "Dataset", "Param", "PostProcessor", "Prediction", "Resources", "Segmenter",

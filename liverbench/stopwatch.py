@@ -7,8 +7,8 @@ stage, otherwise asynchronous kernels would be charged to whichever stage happen
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from collections import defaultdict
+from contextlib import contextmanager
 
 
 def _cuda_sync() -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from liverbench.data.volume import Volume
 from liverbench.errors import InputError
 from liverbench.plugins.base import Context, Prediction, Resources, Segmenter
-from liverbench.data.volume import Volume
 
 from .params import DEFAULTS, PARAM_CHECKS
 from .pipeline import segment

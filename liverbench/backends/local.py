@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from liverbench.backends.base import Backend, Future, ModelSession
-from liverbench.run import units
 from liverbench.plugins.base import Resources
+from liverbench.run import units
 
 
 class _Deferred:

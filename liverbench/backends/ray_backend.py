@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterable
 
 from liverbench.backends.base import Backend, Future, ModelSession
 from liverbench.devices import local_cuda_devices
-from liverbench.run import units
 from liverbench.plugins.base import Param, Resources
+from liverbench.run import units
 
 _OWN_PACKAGES = ("liverbench", "baselines")
 

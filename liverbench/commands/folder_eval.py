@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from liverbench.errors import ConfigError, InputError, UnknownNameError
 from liverbench.data.io import VOLUME_SUFFIXES, read_volume
-
+from liverbench.errors import ConfigError, InputError, UnknownNameError
 
 MEAN = "mean"  # case_id of the mean row a written table ends with (its status is "summary")
 
@@ -167,10 +166,10 @@ def evaluate_folder(pred: str | Path, ref: str, *, ref_params: dict[str, Any] | 
     are ignored and listed in `df.attrs["unmatched_predictions"]`."""
     import pandas as pd
 
+    from liverbench.data.validate import binary_mask, same_grid
     from liverbench.errors import error_text
     from liverbench.metrics import evaluate
     from liverbench.schema import METRIC_COLUMNS
-    from liverbench.data.validate import binary_mask, same_grid
 
     pred_dir = Path(pred)
     if Path(ref).is_dir():

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liverbench.errors import ConfigError, InputError
 from liverbench.devices import resolve_device
+from liverbench.errors import ConfigError, InputError
 from liverbench.memory import peak_rss_mb
 from liverbench.plugins.base import Context, Prediction
-from liverbench.stopwatch import Stopwatch
 from liverbench.run.workspec import construct
+from liverbench.stopwatch import Stopwatch
 
 STAGES = ("read", "preprocess", "predict", "refine")
 

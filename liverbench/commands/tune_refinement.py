@@ -12,18 +12,17 @@ import argparse
 
 import pandas as pd
 
+from liverbench.commands.profile import get_model, open_dataset
 from liverbench.devices import resolve_device
 from liverbench.errors import ConfigError
 from liverbench.plugins.base import Context, Prediction
-from liverbench.commands.profile import get_model, open_dataset
 from liverbench.table_file import check_table_path, write_table
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from liverbench.plugins import registry
-    from liverbench.run.tuning import tune_refinement
-
     from liverbench.run.config import tuning_metrics
+    from liverbench.run.tuning import tune_refinement
 
     registry.get_postprocessor(args.postprocessor)  # unknown names and file types fail before any work
     if args.out:

@@ -27,12 +27,12 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
-from nibabel.volumeutils import apply_read_scaling
 from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, io_orientation, ornt_transform
+from nibabel.volumeutils import apply_read_scaling
 
-from liverbench.errors import InputError
 from liverbench.data.validate import binary_mask, finite_image, same_grid
 from liverbench.data.volume import Case, Volume
+from liverbench.errors import InputError
 
 CANONICAL_AXCODES = ("L", "P", "S")  # for index order (x, y, z); see liverbench/data/volume.py
 NIFTI_SUFFIXES = (".nii.gz", ".nii")

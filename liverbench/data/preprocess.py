@@ -20,9 +20,9 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
+from liverbench.data.volume import Volume
 from liverbench.errors import InputError
 from liverbench.masks import largest_component
-from liverbench.data.volume import Volume
 
 KINDS = ("linear", "nearest", "prob")
 

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from liverbench.data.validate import binary_mask
 from liverbench.errors import InputError
 from liverbench.metrics import declarations
 from liverbench.metrics.borders import border_voxels
@@ -42,7 +43,6 @@ from liverbench.metrics.declarations import OVERLAP, SURFACE
 from liverbench.metrics.distances import padded_border_distances, search_padding
 from liverbench.metrics.overlap import OverlapCounts
 from liverbench.metrics.scores import case_score, resolve_refs, sliver07_score
-from liverbench.data.validate import binary_mask
 
 
 def _check_spacing(spacing) -> np.ndarray:

@@ -20,9 +20,9 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from liverbench.data.volume import Case, Volume
 from liverbench.errors import ConfigError
 from liverbench.stopwatch import Stopwatch
-from liverbench.data.volume import Case, Volume
 
 
 @dataclass(frozen=True)

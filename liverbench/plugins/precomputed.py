@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from liverbench.data.volume import Volume
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugins.base import Context, Param, ParamError, Prediction, Resources, Segmenter
-from liverbench.data.volume import Volume
 
 
 class Precomputed(Segmenter):

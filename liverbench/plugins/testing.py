@@ -24,9 +24,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from liverbench.data.volume import Case, Volume
 from liverbench.errors import RegistryError
 from liverbench.plugins.base import Context, Dataset, PostProcessor, Prediction, Resources, Segmenter
-from liverbench.data.volume import Case, Volume
 
 PREDICT_ATOL = 1e-6  # save -> load must reproduce the prediction up to float32 round-off
 MIN_DICE_CONFIDENT = 0.99  # a refinement given a confident 0/1 map must essentially keep it

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from liverbench.run.config import RunConfig, apply_overrides, load_config, parse
 from liverbench.errors import ConfigError
+from liverbench.run.config import RunConfig, apply_overrides, load_config, parse
 from liverbench.run.runner import RunOutcome, run
 
 

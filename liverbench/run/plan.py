@@ -16,10 +16,10 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from liverbench.run.config import THRESHOLD
 from liverbench.errors import ConfigError
 from liverbench.hashing import canonical_json, content_hash
 from liverbench.plugins.base import Resources
+from liverbench.run.config import THRESHOLD
 
 
 @dataclass(frozen=True)

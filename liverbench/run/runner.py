@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from liverbench.backends.base import Backend
-from liverbench.run.config import RunConfig
+from liverbench.data.splits import load_or_make, make_splits, read_saved
 from liverbench.errors import ConfigError
+from liverbench.run.config import RunConfig
 from liverbench.run.plan import Plan, build_plan
 from liverbench.run.progress import Progress
 from liverbench.run.scheduler import Scheduler
-from liverbench.data.splits import load_or_make, make_splits, read_saved
 from liverbench.run.store import ResultStore
 from liverbench.run.workspec import WorkSpec, construct, resolve
 

@@ -24,14 +24,14 @@ from typing import Any, Callable
 
 from liverbench.backends.base import Backend, Future, ModelSession
 from liverbench.errors import StoreError
+from liverbench.plugins.base import Resources
 from liverbench.run import units
-from liverbench.run.units import RowOrder
 from liverbench.run.fit_progress import Watcher
 from liverbench.run.plan import FitJob, Plan, RowJob
-from liverbench.plugins.base import Resources
 from liverbench.run.progress import Progress
 from liverbench.run.rows import RowResult, failed_row, row_header
 from liverbench.run.store import ResultStore
+from liverbench.run.units import RowOrder
 from liverbench.run.workspec import WorkSpec
 
 # A tuning unit scores parameter points on predictions it is handed: one CPU. Tuning and

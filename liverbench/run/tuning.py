@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from liverbench import schema
+from liverbench.data.volume import Case
 from liverbench.errors import ConfigError, InputError
 from liverbench.plugins.base import Context, PostProcessor, Prediction
-from liverbench.data.volume import Case
 
 
 def _ranking(metric: str) -> tuple[bool, bool]:

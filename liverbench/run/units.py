@@ -24,18 +24,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from liverbench.data.volume import Case
 from liverbench.devices import gpu_state, reset_gpu_peak, resolve_device
 from liverbench.errors import InputError, error_text
-from liverbench.run.fit_progress import FileReporter
 from liverbench.hashing import canonical_json
-from liverbench.run.plan import FitJob
-from liverbench.plugins.base import Context, Prediction
 from liverbench.memory import peak_rss_mb
+from liverbench.plugins.base import Context, Prediction
+from liverbench.run.fit_progress import FileReporter
+from liverbench.run.plan import FitJob
 from liverbench.run.rows import PredictInfo, RowResult, failed_row
-from liverbench.stopwatch import Stopwatch
-from liverbench.data.volume import Case
 from liverbench.run.workspec import WorkSpec, construct
-
+from liverbench.stopwatch import Stopwatch
 
 _DATASETS: dict[str, Any] = {}  # per process: opening a dataset may scan a folder
 
@@ -298,8 +297,8 @@ def refine_and_score(predicted: Predicted, header: dict[str, Any], pp_name: str,
     if case is None or pred is None:
         return failed_row(header, info.error or "prediction missing", info)
     row = dict(header) | info.columns()
-    from liverbench.metrics import evaluate
     from liverbench.data.validate import binary_mask
+    from liverbench.metrics import evaluate
 
     stage = "refine"
     saved = None

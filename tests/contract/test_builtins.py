@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from liverbench.plugins import registry
 from liverbench.errors import RegistryError
+from liverbench.plugins import registry
 from liverbench.plugins.testing import check_postprocessor, check_segmenter, tiny_cases
 
 # Parameters that keep a method quick enough for a contract test on two CPU cores: the neural

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from liverbench.plugins import registry
 from liverbench.errors import ConfigError
 from liverbench.hashing import content_hash
+from liverbench.plugins import registry
 from liverbench.run.plan import effective_params
 
 # Constructible parameters where the empty dict is not: `precomputed` needs a folder name (it

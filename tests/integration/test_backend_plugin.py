@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_engine_plugins import config
 
-from liverbench.plugins import registry
-from liverbench.run import runner
 from liverbench.backends.base import Backend, Future, ModelSession
 from liverbench.errors import ConfigError
-from liverbench.run import units
+from liverbench.plugins import registry
 from liverbench.plugins.base import Param
+from liverbench.run import runner, units
 from liverbench.run.store import ResultStore
-from test_engine_plugins import config
 
 
 def _value(arg):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from test_engine_plugins import config, register_all
 
 from liverbench.run import runner
 from liverbench.run.store import ResultStore
-from test_engine_plugins import config, register_all
 
 ONE_FOLD = {"kind": "fixed", "test_fraction": 0.5, "val_fraction": 0.0}
 

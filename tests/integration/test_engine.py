@@ -7,14 +7,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_engine_plugins import config, register_all
 
-from liverbench.run import runner
-from liverbench.run import units
 from liverbench.backends.local import LocalBackend
-from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS
+from liverbench.run import runner, units
 from liverbench.run.store import ResultStore
 from liverbench.run.workspec import resolve
-from test_engine_plugins import config, register_all
+from liverbench.schema import ALL_COLUMNS, METRIC_COLUMNS
 
 
 @pytest.fixture(autouse=True)

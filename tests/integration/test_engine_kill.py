@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from test_engine_plugins import config, register_all
 
 from liverbench.run import runner
-from liverbench.schema import METRIC_COLUMNS
 from liverbench.run.store import ResultStore
-from test_engine_plugins import config, register_all
+from liverbench.schema import METRIC_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from liverbench.plugins import registry
 from liverbench.errors import InputError
+from liverbench.plugins import registry
 from liverbench.plugins.base import Dataset, PostProcessor, Prediction, Resources, Segmenter
 
 

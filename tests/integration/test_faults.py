@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 
 from liverbench.commands import cli
+from liverbench.errors import ConfigError, InputError
 from liverbench.run import runner
 from liverbench.run.config import load_config
-from liverbench.errors import ConfigError, InputError
 from liverbench.run.store import ResultStore
 
 PY = sys.executable

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_engine_plugins import config, register_all
 
 from liverbench.run import runner
-from liverbench.schema import METRIC_COLUMNS
 from liverbench.run.store import ResultStore
-from test_engine_plugins import config, register_all
+from liverbench.schema import METRIC_COLUMNS
 
 HERE = Path(__file__).resolve().parent
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_engine_plugins import config, register_all
 
 from liverbench.run import runner
-from liverbench.schema import METRIC_COLUMNS
 from liverbench.run.store import ResultStore
-from test_engine_plugins import config, register_all
+from liverbench.schema import METRIC_COLUMNS
 
 RAY = {"backend": "ray", "ray": {"actors_per_model": 1}}
 # One model keeps these tests quick (each prediction actor is a new process); the two-node

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_engine_plugins import EngHU, config
 
 from liverbench.plugins import registry
 from liverbench.run import runner
-from test_engine_plugins import EngHU, config
 
 HERE = Path(__file__).resolve().parent
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_faults import write_config
 
 from liverbench.commands import cli
 from liverbench.run.store import ResultStore
-from test_faults import write_config
 
 
 @pytest.mark.parametrize("dry", [True, False])

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_engine_plugins import EngClose, config, register_all
 
 from liverbench.plugins import registry
 from liverbench.run import runner
 from liverbench.run.store import ResultStore
-from test_engine_plugins import EngClose, config, register_all
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from test_engine_plugins import config  # registers the engine test plugins
 
-from liverbench.run.config import MetricsConfig, PluginTable
-from liverbench.errors import ConfigError
-from liverbench.run import units
 from liverbench.data.phantom import make_phantom
+from liverbench.errors import ConfigError
 from liverbench.plugins.base import Prediction
+from liverbench.run import units
+from liverbench.run.config import MetricsConfig, PluginTable
 from liverbench.run.rows import PredictInfo, RowResult, failed_row
 from liverbench.run.workspec import construct, resolve
 

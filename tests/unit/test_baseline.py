@@ -18,11 +18,11 @@ from baselines.intensity.corrections.left_lobe import thin_parts
 from baselines.intensity.corrections.vena_cava import vein_sections
 from baselines.intensity.grid import block_mean, upsample_prob
 from baselines.intensity.scene import Scene
+from liverbench.data.phantom import make_phantom
+from liverbench.data.volume import Volume
 from liverbench.errors import ConfigError
 from liverbench.metrics import evaluate
-from liverbench.data.phantom import make_phantom
 from liverbench.plugins.base import Context
-from liverbench.data.volume import Volume
 
 
 def dice(seg, ref):

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liverbench.plugins import registry
 from liverbench.commands.cli import EXIT_FAILED_ROWS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, build_parser, main
+from liverbench.plugins import registry
 from liverbench.run.store import ResultStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
@@ -351,8 +351,8 @@ def test_out_of_an_unknown_table_type_is_refused_before_any_work(command, tmp_pa
 
 def test_precomputed_mask_on_wrong_grid_is_a_failed_row_naming_the_file(tmp_path):
     from liverbench.data.io import write_volume
-    from liverbench.plugins.precomputed import Precomputed
     from liverbench.data.volume import Volume
+    from liverbench.plugins.precomputed import Precomputed
 
     if "precomputed" not in registry.names("segmenter"):
         registry.register("segmenter", "precomputed", Precomputed)

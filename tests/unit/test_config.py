@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench.plugins import registry
-from liverbench.run.config import apply_overrides, load_config, parse
-from liverbench.errors import ConfigError
-from liverbench.plugins.base import Dataset, PostProcessor, Prediction, Segmenter
 from liverbench.data.volume import Case, Volume
+from liverbench.errors import ConfigError
+from liverbench.plugins import registry
+from liverbench.plugins.base import Dataset, PostProcessor, Prediction, Segmenter
+from liverbench.run.config import apply_overrides, load_config, parse
 
 
 class CfgSeg(Segmenter):

@@ -13,11 +13,11 @@ from liverbench.data.datasets.msd import MsdDataset
 from liverbench.data.datasets.nifti_folder import NiftiFolderDataset
 from liverbench.data.datasets.real import ENV_VAR, RealDataset
 from liverbench.data.datasets.sliver07 import Sliver07Dataset
+from liverbench.data.io import write_volume
+from liverbench.data.volume import Volume, affine_from_spacing
 from liverbench.errors import InputError
 from liverbench.plugins.base import ParamError
-from liverbench.data.io import write_volume
 from liverbench.plugins.testing import check_dataset
-from liverbench.data.volume import Volume, affine_from_spacing
 
 SHAPE = (4, 5, 6)
 SPACING = (2.0, 0.8, 0.8)

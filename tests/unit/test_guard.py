@@ -8,8 +8,8 @@ import torch
 
 from baselines.di2in import DI2IN
 from baselines.guard import apply_guard, far_component_guard
-from liverbench.errors import ConfigError
 from liverbench.data.phantom import make_phantom
+from liverbench.errors import ConfigError
 from liverbench.plugins.base import Context
 
 torch.set_num_threads(1)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from baselines.intensity import IntensityBaseline
-from liverbench.errors import ConfigError
-from liverbench.metrics import evaluate
 from liverbench.data.phantom import generate_phantom, make_phantom
 from liverbench.data.phantom.failure_modes import FAILURE_MODES, with_failure_mode
+from liverbench.errors import ConfigError
+from liverbench.metrics import evaluate
 from liverbench.plugins.base import Context
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from liverbench.errors import InputError
 from liverbench.data.io import read_case, read_volume, write_volume
 from liverbench.data.volume import Volume, affine_from_spacing
+from liverbench.errors import InputError
 
 SPACING = (2.5, 0.75, 0.6)  # z, y, x: all different so a swapped axis shows
 ORIGIN_RAS = (40.0, -60.0, -300.0)

@@ -20,9 +20,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from liverbench.errors import InputError
 from liverbench.data.io import read_volume, write_volume
 from liverbench.data.volume import Volume
+from liverbench.errors import InputError
 
 MIB = 1 << 20
 ZEROS_MEMBER = gzip.compress(bytes(MIB), compresslevel=9, mtime=0)

@@ -17,12 +17,12 @@ import test_report_fakerun
 from test_report_fakerun import make_run
 
 from liverbench import schema
-from liverbench.run import tuning
 from liverbench.metrics import declarations, evaluate
+from liverbench.metrics.declarations import SURFACE, MetricInfo
 from liverbench.report import console, figures
 from liverbench.report.contents import build_document
 from liverbench.report.run_data import load_run
-from liverbench.metrics.declarations import SURFACE, MetricInfo
+from liverbench.run import tuning
 from liverbench.run.store import ResultStore
 
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from liverbench.errors import ConfigError, UnknownNameError
 from liverbench.data.phantom import PRESETS, Tissue, generate_phantom, make_phantom
 from liverbench.data.phantom.acquisition import sample_acquisition
 from liverbench.data.phantom.anatomy import sample_anatomy
 from liverbench.data.phantom.generate import upsample_linear
 from liverbench.data.phantom.grid import Grid
+from liverbench.errors import ConfigError, UnknownNameError
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from liverbench.errors import ConfigError, InputError
 from liverbench.data.phantom import PRESETS, generate_phantom, make_phantom
 from liverbench.data.phantom.acquisition import sample_acquisition, tissue_hu
 from liverbench.data.phantom.anatomy import sample_anatomy
 from liverbench.data.phantom.suite import SUITE, load_suite_case, suite_case_ids
 from liverbench.data.phantom.tissues import Tissue
+from liverbench.errors import ConfigError, InputError
 
 
 def test_the_suite_spans_the_axes_scans_vary_in():

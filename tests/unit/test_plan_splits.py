@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench.plugins import registry
-from liverbench.run.config import parse
-from liverbench.errors import ConfigError
-from liverbench.run.plan import build_plan
-from liverbench.plugins.base import PostProcessor, Prediction, Resources, Segmenter
 from liverbench.data.splits import load_or_make, make_splits
+from liverbench.errors import ConfigError
+from liverbench.plugins import registry
+from liverbench.plugins.base import PostProcessor, Prediction, Resources, Segmenter
+from liverbench.run.config import parse
+from liverbench.run.plan import build_plan
 from liverbench.run.store import ResultStore
 from liverbench.run.workspec import WorkSpec
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from liverbench.commands import cli
-from liverbench.errors import InputError
 from liverbench.data.io import write_volume
+from liverbench.data.volume import Volume
+from liverbench.errors import InputError
 from liverbench.plugins.base import Context
 from liverbench.plugins.precomputed import Precomputed
-from liverbench.data.volume import Volume
 
 
 def config(tmp: Path, params: str) -> Path:

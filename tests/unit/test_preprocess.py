@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from liverbench.errors import InputError
 from liverbench.data.preprocess import (
     crop_to_body,
     hu_window,
@@ -14,6 +13,7 @@ from liverbench.data.preprocess import (
     zscore,
 )
 from liverbench.data.volume import Volume, affine_from_spacing
+from liverbench.errors import InputError
 
 torch.set_num_threads(1)
 

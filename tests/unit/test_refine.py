@@ -10,8 +10,8 @@ from baselines.densecrf import DenseCRF
 from baselines.graphcut import GraphCut
 from baselines.refine_simple import LargestComponent, Threshold
 from baselines.roi import find_roi
-from liverbench.metrics import evaluate
 from liverbench.data.phantom import make_phantom
+from liverbench.metrics import evaluate
 from liverbench.plugins.base import Context, Prediction
 
 REFINEMENTS = [

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 import liverbench
-from liverbench.plugins import registry
 from liverbench.errors import RegistryError, UnknownNameError
+from liverbench.plugins import registry
 from liverbench.plugins.base import PostProcessor, Prediction, Resources, Segmenter
 
 BUILTIN_SEGMENTERS = {"intensity", "cnn3d", "dsn3d", "di2in", "di2in-adv"}

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverbench.plugins import registry
 from liverbench.data.io import write_volume
+from liverbench.data.volume import Case, Volume
+from liverbench.plugins import registry
 from liverbench.plugins.base import Dataset
 from liverbench.run.store import ResultStore
-from liverbench.data.volume import Case, Volume
 
 DATASET = "report-test-blobs"
 SPACING = (2.5, 1.2, 1.0)  # anisotropic on purpose: overlays must keep real proportions

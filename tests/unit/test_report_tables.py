@@ -11,8 +11,8 @@ from test_report_fakerun import fake_run, make_run  # noqa: F401 (fixture)
 
 from liverbench.report import tables
 from liverbench.report.run_data import load_run
-from liverbench.schema import METRIC_COLUMNS
 from liverbench.run.store import ResultStore
+from liverbench.schema import METRIC_COLUMNS
 
 SLIVER = ["voe", "voe_score", "rvd", "rvd_score", "asd", "asd_score", "rmsd", "rmsd_score", "maxd", "maxd_score",
           "score"]

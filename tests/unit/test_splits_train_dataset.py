@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from liverbench.run.config import parse
-from liverbench.errors import ConfigError
 from liverbench.data.splits import make_splits
+from liverbench.errors import ConfigError
+from liverbench.run.config import parse
 
 REAL = ["r1", "r2", "r3", "r4"]
 SYN = [f"s{i:02d}" for i in range(8)]

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from liverbench.errors import StoreError
-from liverbench.schema import ALL_COLUMNS
 from liverbench.run.store import ResultStore, atomic_write_text, rows_frame
+from liverbench.schema import ALL_COLUMNS
 
 
 def row(key, status="ok", score=80.0, **kw):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from baselines.refine_simple import Threshold
-from liverbench.errors import ConfigError, InputError
 from liverbench.data.phantom import make_phantom
+from liverbench.errors import ConfigError, InputError
 from liverbench.plugins.base import Prediction
 from liverbench.run.tuning import tune_refinement
 

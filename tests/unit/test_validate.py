@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from liverbench.errors import InputError
 from liverbench.data.validate import binary_mask, finite_image, same_grid
 from liverbench.data.volume import Volume, affine_from_spacing
+from liverbench.errors import InputError
 
 
 @pytest.mark.parametrize(

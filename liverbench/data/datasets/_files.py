@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from liverbench.errors import InputError
 from liverbench.data.io import VOLUME_SUFFIXES, read_case
-from liverbench.plugins.base import Dataset, ParamError
 from liverbench.data.volume import Case
+from liverbench.errors import InputError
+from liverbench.plugins.base import Dataset, ParamError
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ import json
 
 import numpy as np
 
+from liverbench.data.phantom import GENERATOR_VERSION, PRESETS, make_phantom
+from liverbench.data.volume import Case
 from liverbench.errors import InputError
 from liverbench.hashing import digest
-from liverbench.data.phantom import GENERATOR_VERSION, PRESETS, make_phantom
 from liverbench.plugins.base import Dataset, Param
-from liverbench.data.volume import Case
 
 ID_PREFIX = "syn-"
 # Far more than any benchmark needs; a typo (1e10) would otherwise list ids into gigabytes.

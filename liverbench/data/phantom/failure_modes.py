@@ -22,10 +22,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from liverbench.errors import ConfigError
 from liverbench.data.phantom.generate import Phantom
 from liverbench.data.phantom.tissues import Tissue
 from liverbench.data.volume import Case, Volume
+from liverbench.errors import ConfigError
 
 FAILURE_MODES = ("effusion", "gas_loop", "border_lesion", "thin_left_lobe", "thick_slices")
 

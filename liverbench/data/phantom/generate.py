@@ -6,13 +6,12 @@ at every preset (only the grid, and therefore the noise, changes with the preset
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from liverbench.errors import ConfigError
 from liverbench.data.phantom.acquisition import (
     ALL_PHASES,
     PHASES,
@@ -28,6 +27,7 @@ from liverbench.data.phantom.anatomy import Anatomy, render_labels, sample_anato
 from liverbench.data.phantom.presets import PRESETS, Preset, get_preset
 from liverbench.data.phantom.tissues import LABEL_NAMES, Tissue
 from liverbench.data.volume import Case, Volume
+from liverbench.errors import ConfigError
 
 # Bump when the same seed would give different images or masks: dataset fingerprints include it.
 GENERATOR_VERSION = "1"

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from liverbench.errors import InputError
 from liverbench.data.phantom.failure_modes import with_failure_mode
 from liverbench.data.phantom.generate import generate_phantom
 from liverbench.data.phantom.presets import Preset
 from liverbench.data.volume import Case
+from liverbench.errors import InputError
 
 # The base: 256 x 256, drawn 2x coarser in-plane and on slices of at least 2 mm (then upsampled).
 _BASE = Preset("suite", 256, (1.3, 1.8), (2.5, 2.5), True, (16, 800), (260.0, 320.0),
