@@ -23,35 +23,17 @@ __all__ = ["Case", "Volume", "Context", "Dataset", "Param", "PostProcessor", "Pr
            "register", "check_segmenter", "check_postprocessor", "check_dataset", "evaluate", "run_benchmark",
            "load_config", "ResultStore", "build_report"]
 
+# The rest of the public API: name -> the module it is imported from on first use.
+_LAZY = {"evaluate": "liverbench.metrics", "run_benchmark": "liverbench.run.api",
+         "load_config": "liverbench.run.config", "ResultStore": "liverbench.run.store",
+         "build_report": "liverbench.report", "register": "liverbench.plugins.registry",
+         **dict.fromkeys(("check_segmenter", "check_postprocessor", "check_dataset"), "liverbench.plugins.testing")}
+
 
 def __getattr__(name: str):
     """The rest of the public API, imported on first use."""
-    if name == "evaluate":
-        from liverbench.metrics import evaluate
+    if name not in _LAZY:
+        raise AttributeError(f"module 'liverbench' has no attribute {name!r}")
+    import importlib
 
-        return evaluate
-    if name == "run_benchmark":
-        from liverbench.run.api import run_benchmark
-
-        return run_benchmark
-    if name == "load_config":
-        from liverbench.run.config import load_config
-
-        return load_config
-    if name == "ResultStore":
-        from liverbench.run.store import ResultStore
-
-        return ResultStore
-    if name == "build_report":
-        from liverbench.report import build_report
-
-        return build_report
-    if name == "register":
-        from liverbench.plugins.registry import register
-
-        return register
-    if name in ("check_segmenter", "check_postprocessor", "check_dataset"):
-        from liverbench.plugins import testing
-
-        return getattr(testing, name)
-    raise AttributeError(f"module 'liverbench' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
